@@ -1,8 +1,10 @@
 // Byte buffers, hex, and little-endian integer helpers used by every byte-layout module.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,27 +29,26 @@ std::string ToHex(ByteView bytes);
 // Accepts lower- or upper-case hex of even length; nullopt on anything else.
 std::optional<Bytes> FromHex(std::string_view hex);
 
-inline void StoreLe16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v);
-  p[1] = static_cast<std::uint8_t>(v >> 8);
-}
-inline void StoreLe32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-inline void StoreLe64(std::uint8_t* p, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
+// memcpy compiles to one load/store; the byte order is fixed by the host check below.
+static_assert(std::endian::native == std::endian::little,
+              "Uplift's byte-layout helpers assume a little-endian host");
+
+inline void StoreLe16(std::uint8_t* p, std::uint16_t v) { std::memcpy(p, &v, 2); }
+inline void StoreLe32(std::uint8_t* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
+inline void StoreLe64(std::uint8_t* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
 inline std::uint16_t LoadLe16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+  std::uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
 }
 inline std::uint32_t LoadLe32(const std::uint8_t* p) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
   return v;
 }
 inline std::uint64_t LoadLe64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
   return v;
 }
 

@@ -5,9 +5,10 @@
 // fsync it, rename it over the target, fsync the directory.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
-#include <sys/types.h>
 
 #include "uplift/base/bytes.hpp"
 #include "uplift/base/errors.hpp"

@@ -59,7 +59,7 @@ class [[nodiscard]] Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -110,15 +110,15 @@ inline Status Ok() { return {}; }
 #define UPLIFT_CONCAT(a, b) UPLIFT_CONCAT_INNER(a, b)
 
 // UPLIFT_TRY(expr): returns the error of a Status/Result expression from the enclosing function.
-#define UPLIFT_TRY(expr)                                         \
-  do {                                                           \
-    auto&& uplift_try_r_ = (expr);                               \
+#define UPLIFT_TRY(expr)                                              \
+  do {                                                                \
+    auto&& uplift_try_r_ = (expr);                                    \
     if (!uplift_try_r_.ok()) return std::move(uplift_try_r_).error(); \
   } while (0)
 
 // UPLIFT_ASSIGN(decl, expr): `decl = value of expr`, or return its error.
 #define UPLIFT_ASSIGN(decl, expr) UPLIFT_ASSIGN_IMPL(UPLIFT_CONCAT(uplift_r_, __LINE__), decl, expr)
-#define UPLIFT_ASSIGN_IMPL(tmp, decl, expr)          \
-  auto tmp = (expr);                                 \
-  if (!tmp.ok()) return std::move(tmp).error();      \
+#define UPLIFT_ASSIGN_IMPL(tmp, decl, expr)     \
+  auto tmp = (expr);                            \
+  if (!tmp.ok()) return std::move(tmp).error(); \
   decl = std::move(tmp).value()

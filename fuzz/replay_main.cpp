@@ -1,0 +1,34 @@
+// Replays a fuzz corpus through a LLVMFuzzerTestOneInput without libFuzzer, so g++ builds and
+// CI run every committed input (and every crash reproducer) under the normal test suite.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+
+int main(int argc, char** argv) {
+  std::size_t inputs = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::vector<std::filesystem::path> files;
+    if (std::filesystem::is_directory(argv[i])) {
+      for (const auto& e : std::filesystem::recursive_directory_iterator(argv[i])) {
+        if (e.is_regular_file()) files.push_back(e.path());
+      }
+    } else {
+      files.emplace_back(argv[i]);
+    }
+    for (const auto& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                    std::istreambuf_iterator<char>());
+      LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+      ++inputs;
+    }
+  }
+  std::printf("replayed %zu inputs\n", inputs);
+  return inputs > 0 ? 0 : 1;  // an empty corpus is a broken test, not a pass
+}
