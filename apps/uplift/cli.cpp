@@ -30,6 +30,8 @@ int ExitCodeFor(const Error& e) {
   if (e.domain() == ErrorDomainOf<format::Errc>::kName) return e.code();
   if (e.domain() == ErrorDomainOf<crypto::Errc>::kName) {
     switch (static_cast<crypto::Errc>(e.code())) {
+      case crypto::Errc::kInvalidArgument:
+        return kExitUsage;
       case crypto::Errc::kBadKey:
       case crypto::Errc::kBadPassphrase:
       case crypto::Errc::kUnsupportedAlgorithm:
@@ -122,6 +124,10 @@ Result<crypto::PublicKey> LoadPublicKey(const std::string& path) {
   // A private key file names its public key too.
   auto priv = crypto::PrivateKey::FromPem(AsChars(pem), std::nullopt);
   if (priv.ok()) return priv->Public();
+  if (priv.error().Is(crypto::Errc::kBadPassphrase)) {
+    return Error(crypto::Errc::kBadKey,
+                 path + ": an encrypted private key; give its public key (.pub) instead");
+  }
   return std::move(key).error().Context(path);
 }
 

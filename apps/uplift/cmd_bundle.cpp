@@ -283,8 +283,6 @@ Status Extract(const ReadArgs& a) {
   std::optional<format::TrustStore> trust;
   if (!a.trust.empty()) {
     UPLIFT_ASSIGN(trust, LoadTrustStore(a.trust));
-  } else {
-    std::fprintf(stderr, "uplift: warning: no --trust given: signatures are NOT checked\n");
   }
   format::VerifyOptions o;
   o.trust = trust ? &*trust : nullptr;
@@ -310,6 +308,9 @@ Status Extract(const ReadArgs& a) {
   }
   UPLIFT_TRY(r.Finish());
   progress.Done();
+  if (!trust) {
+    std::fprintf(stderr, "uplift: warning: no --trust given: hashes checked, signatures NOT\n");
+  }
   if (a.json) {
     PrintJson({{"ok", true}, {"verified", trust.has_value()}, {"files", files}});
   } else {
@@ -349,6 +350,12 @@ void RegisterBundleCommands(CLI::App& app, Context& ctx) {
   create
       ->add_option("--chunk-size", c->chunk_size, "Verification chunk size in bytes (power of two)")
       ->check(CLI::Range(format::kMinChunkSize, format::kMaxChunkSize))
+      ->check(CLI::Validator(
+          [](const std::string& v) -> std::string {
+            const unsigned long n = std::stoul(v);
+            return (n & (n - 1)) == 0 ? "" : "must be a power of two";
+          },
+          "POWER_OF_TWO"))
       ->capture_default_str();
   create->add_option("--expires-in-days", c->expires_in_days, "Validity period")
       ->check(CLI::Range(1, 36500))

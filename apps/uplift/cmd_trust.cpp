@@ -1,4 +1,6 @@
 // uplift trust init | add | revoke | show
+#include <algorithm>
+#include <cctype>
 #include <memory>
 
 #include "cli.hpp"
@@ -38,6 +40,16 @@ void Report(const TrustArgs& a, const format::TrustStore& ts, const std::string&
   } else {
     std::fprintf(stderr, "%s: %s\n", a.file.c_str(), what.c_str());
   }
+  // Legal while a store is being built up, but worth saying: nothing can meet it yet.
+  for (const auto& [role, threshold] : ts.thresholds()) {
+    std::size_t n = 0;
+    for (const auto& k : ts.keys()) n += k.role == role && !ts.IsRevoked(k.key.id());
+    if (n < threshold) {
+      std::fprintf(stderr,
+                   "uplift: warning: role %s needs %u signature(s) but has %zu usable key(s)\n",
+                   role.c_str(), threshold, n);
+    }
+  }
 }
 
 Status Init(const TrustArgs& a) {
@@ -74,6 +86,8 @@ Status Revoke(const TrustArgs& a) {
   UPLIFT_ASSIGN(format::TrustStore ts, LoadTrustStore(a.file));
   for (const auto& k : a.keys) {
     std::string id = k;
+    std::transform(id.begin(), id.end(), id.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (!FromHex(k) || k.size() != 64) {  // not a key id: a key file
       UPLIFT_ASSIGN(const crypto::PublicKey key, LoadPublicKey(k));
       id = key.id();

@@ -1,5 +1,6 @@
 // uplift: the operator's CLI. Thin: parsing and output here, all logic in libs/.
 #include <cstdio>
+#include <string_view>
 
 #include "cli.hpp"
 
@@ -24,6 +25,18 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::fprintf(stderr, "uplift: error: %s (see --help)\n", e.what());
+    // Subcommand callbacks never ran, so look for --json on the command line itself.
+    for (int i = 1; i < argc; ++i) {
+      if (std::string_view(argv[i]) == "--json") {
+        PrintJson({{"ok", false},
+                   {"error",
+                    {{"exit_code", kExitUsage},
+                     {"domain", "usage"},
+                     {"code", kExitUsage},
+                     {"message", e.what()}}}});
+        break;
+      }
+    }
     return kExitUsage;
   }
   if (!ctx.action) return kExitUsage;

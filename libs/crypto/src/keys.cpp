@@ -1,6 +1,7 @@
 #include "uplift/crypto/keys.hpp"
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
@@ -181,6 +182,12 @@ Result<PublicKey> PublicKey::FromSpkiDer(ByteView der) {
     return Error(Errc::kBadKey, "trailing bytes after SubjectPublicKeyInfo");
   }
   UPLIFT_ASSIGN(const SignatureAlgorithm algo, Classify(pkey.get()));
+  if (algo != SignatureAlgorithm::kEd25519 &&
+      EVP_PKEY_set_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                     OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1) {
+    // OpenSSL re-encodes a point in the form it arrived in; one key must have one id.
+    return OpensslError(Errc::kBadKey, "normalising EC point encoding");
+  }
   UPLIFT_ASSIGN(Bytes canonical, SpkiDer(pkey.get()));
   std::string id = ToHex(Sha256::Of(canonical));
   return PublicKey(std::make_shared<Impl>(Impl{std::move(pkey)}), algo, std::move(canonical),

@@ -317,3 +317,33 @@ TEST(Keys, CopiesShareTheKey) {
 
 }  // namespace
 }  // namespace uplift::crypto
+
+namespace uplift::crypto {
+namespace {
+
+// The same EC key sent with a compressed point must get the same id (and verify the same).
+TEST(Keys, CompressedEcPointGetsTheSameId) {
+  for (auto algo : {SignatureAlgorithm::kEcdsaP256Sha256, SignatureAlgorithm::kEcdsaP384Sha384}) {
+    const auto key = *PrivateKey::Generate(algo);
+    const PublicKey pub = key.Public();
+    const unsigned char* p = pub.spki_der().data();
+    EVP_PKEY* raw = d2i_PUBKEY(nullptr, &p, static_cast<long>(pub.spki_der().size()));
+    ASSERT_NE(raw, nullptr);
+    ASSERT_EQ(EVP_PKEY_set_utf8_string_param(raw, "point-format", "compressed"), 1);
+    const int len = i2d_PUBKEY(raw, nullptr);
+    Bytes compressed(static_cast<std::size_t>(len));
+    unsigned char* out = compressed.data();
+    ASSERT_EQ(i2d_PUBKEY(raw, &out), len);
+    EVP_PKEY_free(raw);
+    ASSERT_LT(compressed.size(), pub.spki_der().size());  // really the compressed form
+    const auto again = PublicKey::FromSpkiDer(compressed);
+    ASSERT_TRUE(again.ok()) << again.error().message();
+    EXPECT_EQ(again->id(), pub.id());
+    EXPECT_EQ(again->spki_der(), pub.spki_der());
+    const Bytes msg = {1, 2, 3};
+    EXPECT_TRUE(again->Verify(msg, *key.Sign(msg)).ok());
+  }
+}
+
+}  // namespace
+}  // namespace uplift::crypto

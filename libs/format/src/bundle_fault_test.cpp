@@ -13,9 +13,9 @@ class BundleFaultSweep : public ::testing::Test {
  protected:
   void SetUp() override {
     BundleSpec spec = BasicSpec();
-    spec.payloads.push_back(MemoryPayload("rootfs", std::make_shared<Bytes>(Pattern(9000))));
+    spec.payloads.push_back(MemoryPayload("rootfs", std::make_shared<Bytes>(Pattern(6000))));
     spec.payloads.push_back(
-        MemoryPayload("app", std::make_shared<Bytes>(Pattern(20000, 7)), Compression::kZstd));
+        MemoryPayload("app", std::make_shared<Bytes>(Pattern(5000, 7)), Compression::kZstd));
     bundle_ = Build(spec, {&key_});
     header_ = *BundleHeader::Decode(bundle_);
     ASSERT_TRUE(ReadAll(bundle_, Strict(trust_)).ok());
@@ -48,7 +48,10 @@ class BundleFaultSweep : public ::testing::Test {
 
 TEST_F(BundleFaultSweep, EveryFlippedByteIsRefusedWithTheRightError) {
   std::size_t tried = 0;
-  for (std::size_t off = 0; off < bundle_.size(); ++off) {
+  // Every byte of header, manifest, signatures and chunk index; payload bytes are all bound by
+  // the same chunk hash check, so a stride through them is enough (and keeps ASan runs short).
+  const std::size_t payload_start = bundle_.size() - header_.payload_size;
+  for (std::size_t off = 0; off < bundle_.size(); off += off < payload_start ? 1 : 61) {
     for (const std::uint8_t mask : {std::uint8_t{0x01}, std::uint8_t{0xff}}) {
       Bytes b = bundle_;
       b[off] ^= mask;
@@ -62,7 +65,7 @@ TEST_F(BundleFaultSweep, EveryFlippedByteIsRefusedWithTheRightError) {
       ++tried;
     }
   }
-  EXPECT_EQ(tried, 2 * bundle_.size());
+  EXPECT_GT(tried, 2 * payload_start);
   std::printf("flipped bytes tried: %zu (bundle of %zu bytes)\n", tried, bundle_.size());
 }
 

@@ -183,7 +183,6 @@ Result<Manifest> ManifestFromJson(const Json& j) {
   if (!j.is_object()) return Bad("$", "expected an object");
   const Fields f(j, "$");
   Manifest m;
-  UPLIFT_ASSIGN(m.critical, f.Critical(kTopLevelFields));
   UPLIFT_ASSIGN(const std::uint64_t format, f.Unsigned("format", 0, kMaxJsonInteger));
   if (format != kManifestFormat) {
     return Error(Errc::kUnsupportedVersion, "manifest format " + std::to_string(format) +
@@ -191,6 +190,8 @@ Result<Manifest> ManifestFromJson(const Json& j) {
                                                 "knows " +
                                                 std::to_string(kManifestFormat) + ")");
   }
+  // After the format: a newer manifest's critical fields are judged by its own version.
+  UPLIFT_ASSIGN(m.critical, f.Critical(kTopLevelFields));
   UPLIFT_ASSIGN(m.product, f.String("product", kMaxNameLength, IsValidIdentifier,
                                     "[A-Za-z0-9][A-Za-z0-9._:+-]*"));
   UPLIFT_ASSIGN(const std::string version, f.String("version", 128, nullptr, ""));

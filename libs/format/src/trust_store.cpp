@@ -24,7 +24,8 @@ Result<TrustStore> TrustStore::Parse(ByteView bytes) {
   if (bytes.size() > kMaxTrustStoreSize) return Bad("larger than 1 MiB");
   const auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Bad("not a JSON object");
-  if (!j.contains("format") || j["format"] != kTrustStoreFormat) {
+  if (!j.contains("format") || !j["format"].is_number_unsigned() ||
+      j["format"].get<std::uint64_t>() != kTrustStoreFormat) {
     return Bad("\"format\" must be " + std::to_string(kTrustStoreFormat));
   }
   TrustStore ts;
