@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "uplift/crypto/hash.hpp"
 #include "uplift/format/bundle.hpp"
@@ -119,43 +120,32 @@ Result<Prepared> Prepare(const PayloadInput& in, const WriteOptions& options, st
   }
   UPLIFT_ASSIGN(std::unique_ptr<ByteSource> src, in.open());
 
-  ChunkHashSink stored(p.chunk_size, nullptr);
+  // Stored bytes are hashed per chunk; for zstd they are also spilled, since the manifest (and
+  // so the header) must be written before them.
   crypto::HashingSink image(crypto::HashAlgorithm::kSha256, nullptr);
-  std::uint64_t image_size = 0;
+  FileSink spill_sink = FileSink::Borrow(-1);
   if (in.compression == Compression::kZstd) {
     UPLIFT_ASSIGN(out.spill, OpenSpillFile(options.spill_dir));
-    FileSink spill_sink = FileSink::Borrow(out.spill.get());
-    ChunkHashSink stored_tee(p.chunk_size, &spill_sink);
-    ZstdCompressSink zstd(stored_tee, in.zstd_level, options.threads);
-    TeeSink both(zstd, image);
-    ProgressSink progress(both, options, done, total);
-    std::array<std::uint8_t, 256 * 1024> buf;
-    for (;;) {
-      UPLIFT_ASSIGN(const std::size_t n, src->Read(buf));
-      if (n == 0) break;
-      image_size += n;
-      UPLIFT_TRY(progress.Write(ByteView(buf.data(), n)));
-    }
-    UPLIFT_TRY(zstd.Finish());
-    stored_tee.Finish();
-    p.size = stored_tee.size();
-    p.sha256 = stored_tee.WholeDigest();
-    out.chunk_hashes = stored_tee.chunk_hashes();
-  } else {
-    TeeSink both(stored, image);
-    ProgressSink progress(both, options, done, total);
-    std::array<std::uint8_t, 256 * 1024> buf;
-    for (;;) {
-      UPLIFT_ASSIGN(const std::size_t n, src->Read(buf));
-      if (n == 0) break;
-      image_size += n;
-      UPLIFT_TRY(progress.Write(ByteView(buf.data(), n)));
-    }
-    stored.Finish();
-    p.size = stored.size();
-    p.sha256 = stored.WholeDigest();
-    out.chunk_hashes = stored.chunk_hashes();
+    spill_sink = FileSink::Borrow(out.spill.get());
   }
+  ChunkHashSink stored(p.chunk_size, out.spill.valid() ? &spill_sink : nullptr);
+  std::optional<ZstdCompressSink> zstd;
+  if (out.spill.valid()) zstd.emplace(stored, in.zstd_level, options.threads);
+  TeeSink both(zstd ? static_cast<ByteSink&>(*zstd) : stored, image);
+  ProgressSink progress(both, options, done, total);
+  std::uint64_t image_size = 0;
+  std::array<std::uint8_t, 256 * 1024> buf;
+  for (;;) {
+    UPLIFT_ASSIGN(const std::size_t n, src->Read(buf));
+    if (n == 0) break;
+    image_size += n;
+    UPLIFT_TRY(progress.Write(ByteView(buf.data(), n)));
+  }
+  if (zstd) UPLIFT_TRY(zstd->Finish());
+  stored.Finish();
+  p.size = stored.size();
+  p.sha256 = stored.WholeDigest();
+  out.chunk_hashes = stored.chunk_hashes();
   const Bytes image_digest = image.Finish();
   if (in.delta_source_sha256) {
     if (!in.delta_image_size || !in.delta_image_sha256) {
