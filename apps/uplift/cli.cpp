@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "uplift/crypto/errors.hpp"
+#include "uplift/delta/errors.hpp"
 #include "uplift/format/errors.hpp"
 
 namespace uplift::cli {
@@ -28,6 +29,7 @@ constexpr std::string_view kExistsDomain = "cli-exists";
 int ExitCodeFor(const Error& e) {
   if (e.domain() == kExistsDomain) return kExitExists;
   if (e.domain() == ErrorDomainOf<format::Errc>::kName) return e.code();
+  if (e.domain() == ErrorDomainOf<delta::Errc>::kName) return e.code();
   if (e.domain() == ErrorDomainOf<crypto::Errc>::kName) {
     switch (static_cast<crypto::Errc>(e.code())) {
       case crypto::Errc::kInvalidArgument:

@@ -25,6 +25,7 @@ enum ExitCode : int {
   kExitCrypto = 5,   // a cryptographic operation failed
   kExitExists = 6,   // refusing to overwrite an existing file (use --force)
   // 10..29: format errors, the number is format::Errc (docs/cli.md lists them).
+  // 40..49: delta errors, the number is delta::Errc.
 };
 
 int ExitCodeFor(const Error& e);
@@ -40,6 +41,7 @@ struct Context {
 void RegisterKeyCommands(CLI::App& app, Context& ctx);
 void RegisterTrustCommands(CLI::App& app, Context& ctx);
 void RegisterBundleCommands(CLI::App& app, Context& ctx);
+void RegisterDeltaCommands(CLI::App& app, Context& ctx);
 
 // Prints a JSON document on stdout (pretty, with a trailing newline).
 void PrintJson(const nlohmann::json& j);

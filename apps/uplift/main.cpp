@@ -11,7 +11,7 @@
 int main(int argc, char** argv) {
   using namespace uplift::cli;  // NOLINT(google-build-using-namespace)
   CLI::App app{
-      "uplift: keys, trust stores and signed update bundles for device fleets.\n"
+      "uplift: keys, trust stores, signed update bundles and binary deltas for device fleets.\n"
       "Exit codes are listed in docs/cli.md.",
       "uplift"};
   app.require_subcommand(1);
@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   RegisterKeyCommands(app, ctx);
   RegisterTrustCommands(app, ctx);
   RegisterBundleCommands(app, ctx);
+  RegisterDeltaCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
