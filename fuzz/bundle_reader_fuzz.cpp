@@ -10,7 +10,8 @@
 namespace {
 
 // The key that signed the seed bundles in corpus/bundle_reader (its private half was discarded).
-const char kTrustStore[] = R"({"format":1,"roles":{"release":{"threshold":1}},"keys":[{"id":"c7c87d2e89879d047a8152a90553ea104cfb5251777851b113f55a501772e2ef","role":"release","algorithm":"ed25519","public_key":"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAAHn72ScXsrvMj5juqHFZPKbcEvfwC8WX2brnGlynR3g=\n-----END PUBLIC KEY-----\n"}],"revoked":[]})";
+const char kTrustStore[] =
+    R"({"format":1,"roles":{"release":{"threshold":1}},"keys":[{"id":"c7c87d2e89879d047a8152a90553ea104cfb5251777851b113f55a501772e2ef","role":"release","algorithm":"ed25519","public_key":"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAAHn72ScXsrvMj5juqHFZPKbcEvfwC8WX2brnGlynR3g=\n-----END PUBLIC KEY-----\n"}],"revoked":[]})";
 
 void Run(const std::uint8_t* data, std::size_t size, const uplift::format::VerifyOptions& o) {
   uplift::MemorySource src(uplift::ByteView(data, size));

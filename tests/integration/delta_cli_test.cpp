@@ -13,54 +13,19 @@
 #include <string>
 #include <vector>
 
+#include "process.hpp"
 #include "uplift/delta/errors.hpp"
-
-extern char** environ;
 
 namespace uplift {
 namespace {
 
 namespace fs = std::filesystem;
-using Args = std::vector<std::string>;
+using testing::Args;
+using testing::ReadAll;
+using testing::RunResult;
+using testing::WriteAll;
 
 constexpr int kExitUsage = 2;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-void WriteAll(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs argv with stdout captured in a file (no pipes, so no deadlock) and stderr discarded.
-RunResult Spawn(Args argv, const std::string& out_path) {
-  std::vector<char*> p;
-  for (auto& s : argv) p.push_back(s.data());
-  p.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  RunResult r;
-  if (::posix_spawn(&pid, p[0], &fa, nullptr, p.data(), environ) == 0) {
-    int status = 0;
-    if (::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  }
-  posix_spawn_file_actions_destroy(&fa);
-  r.out = ReadAll(out_path);
-  return r;
-}
 
 class DeltaCli : public ::testing::Test {
  protected:
@@ -80,7 +45,7 @@ class DeltaCli : public ::testing::Test {
   RunResult Uplift(const Args& args) {
     Args argv{UPLIFT_BIN, "delta"};
     argv.insert(argv.end(), args.begin(), args.end());
-    return Spawn(argv, P("stdout"));
+    return testing::Spawn(argv);
   }
 
   std::string dir_;
@@ -109,7 +74,7 @@ TEST_F(DeltaCli, CreateApplyInfoRoundTrip) {
 TEST_F(DeltaCli, BspatchAppliesOurPatch) {
   if (!fs::exists("/usr/bin/bspatch")) GTEST_SKIP() << "Debian package bsdiff not installed";
   ASSERT_EQ(Uplift({"create", P("old"), P("new"), P("patch")}).exit_code, 0);
-  ASSERT_EQ(Spawn({"/usr/bin/bspatch", P("old"), P("by-bspatch"), P("patch")}, P("x")).exit_code,
+  ASSERT_EQ(testing::Spawn({"/usr/bin/bspatch", P("old"), P("by-bspatch"), P("patch")}).exit_code,
             0);
   EXPECT_EQ(ReadAll(P("by-bspatch")), ReadAll(P("new")));
 }
