@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -37,6 +38,15 @@ struct Context {
   Action action;
   bool json = false;  // the selected subcommand asked for --json
 };
+
+// After sub parses, the command runs run(*args); args->json selects JSON error output.
+template <typename Args, typename Run>
+void OnParsed(CLI::App* sub, Context& ctx, std::shared_ptr<Args> args, Run run) {
+  sub->callback([&ctx, args, run] {
+    ctx.json = args->json;
+    ctx.action = [args, run] { return run(*args); };
+  });
+}
 
 void RegisterKeyCommands(CLI::App& app, Context& ctx);
 void RegisterTrustCommands(CLI::App& app, Context& ctx);

@@ -365,10 +365,7 @@ void RegisterBundleCommands(CLI::App& app, Context& ctx) {
   create->add_option("--threads", c->threads, "zstd worker threads")->check(CLI::Range(1, 64));
   create->add_flag("--force", c->force, "Overwrite an existing output file");
   create->add_flag("--json", c->json, "Machine-readable output");
-  create->callback([&ctx, c] {
-    ctx.json = c->json;
-    ctx.action = [c] { return Create(*c); };
-  });
+  OnParsed(create, ctx, c, [](const auto& args) { return Create(args); });
 
   auto add_read = [&](const char* name, const char* help, bool with_trust, bool trust_required) {
     auto a = std::make_shared<ReadArgs>();
@@ -388,33 +385,21 @@ void RegisterBundleCommands(CLI::App& app, Context& ctx) {
   verify->add_option("--hardware", va->hardware, "Refuse unless compatible with this hardware id");
   verify->add_option("--min-security-counter", va->min_security_counter,
                      "Refuse a bundle whose security counter is lower");
-  verify->callback([&ctx, va = va] {
-    ctx.json = va->json;
-    ctx.action = [va] { return VerifyOrInspect(*va, true); };
-  });
+  OnParsed(verify, ctx, va, [](const auto& args) { return VerifyOrInspect(args, true); });
 
   auto [inspect, ia] = add_read("inspect", "Show a bundle's manifest and signatures", true, false);
-  inspect->callback([&ctx, ia = ia] {
-    ctx.json = ia->json;
-    ctx.action = [ia] { return VerifyOrInspect(*ia, false); };
-  });
+  OnParsed(inspect, ctx, ia, [](const auto& args) { return VerifyOrInspect(args, false); });
 
   auto [sign, sa] = add_read("sign", "Co-sign a bundle (the manifest is unchanged)", false, false);
   sign->add_option("--key", sa->keys, "Private key(s) to add")->required();
   sign->add_option("--out", sa->out, "Write here instead of replacing BUNDLE");
   sign->add_option("--passphrase-file", sa->passphrase_file, "Passphrase for encrypted keys");
-  sign->callback([&ctx, sa = sa] {
-    ctx.json = sa->json;
-    ctx.action = [sa] { return Sign(*sa); };
-  });
+  OnParsed(sign, ctx, sa, [](const auto& args) { return Sign(args); });
 
   auto [extract, ea] =
       add_read("extract", "Write each payload's image into a directory", true, false);
   extract->add_option("--out", ea->out, "Output directory")->required();
-  extract->callback([&ctx, ea = ea] {
-    ctx.json = ea->json;
-    ctx.action = [ea] { return Extract(*ea); };
-  });
+  OnParsed(extract, ctx, ea, [](const auto& args) { return Extract(args); });
 }
 
 }  // namespace uplift::cli

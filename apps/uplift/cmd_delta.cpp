@@ -147,10 +147,7 @@ void RegisterDeltaCommands(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   create->add_flag("--force", c->force, "Overwrite an existing patch file");
   create->add_flag("--json", c->json, "Machine-readable output");
-  create->callback([&ctx, c] {
-    ctx.json = c->json;
-    ctx.action = [c] { return Create(*c); };
-  });
+  OnParsed(create, ctx, c, [](const auto& args) { return Create(args); });
 
   auto a = std::make_shared<ApplyArgs>();
   auto* apply =
@@ -162,19 +159,13 @@ void RegisterDeltaCommands(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   apply->add_flag("--force", a->force, "Overwrite an existing output file");
   apply->add_flag("--json", a->json, "Machine-readable output");
-  apply->callback([&ctx, a] {
-    ctx.json = a->json;
-    ctx.action = [a] { return Apply(*a); };
-  });
+  OnParsed(apply, ctx, a, [](const auto& args) { return Apply(args); });
 
   auto i = std::make_shared<InfoArgs>();
   auto* info = delta->add_subcommand("info", "Show a patch's format and sizes");
   info->add_option("PATCH", i->patch, "Patch file")->required();
   info->add_flag("--json", i->json, "Machine-readable output");
-  info->callback([&ctx, i] {
-    ctx.json = i->json;
-    ctx.action = [i] { return Info(*i); };
-  });
+  OnParsed(info, ctx, i, [](const auto& args) { return Info(args); });
 }
 
 }  // namespace uplift::cli

@@ -60,10 +60,7 @@ void RegisterKeyCommands(CLI::App& app, Context& ctx) {
                   "(or set UPLIFT_KEY_PASSPHRASE)");
   gen->add_flag("--force", gen_args->force, "Overwrite existing files");
   gen->add_flag("--json", gen_args->json, "Machine-readable output");
-  gen->callback([&ctx, gen_args] {
-    ctx.json = gen_args->json;
-    ctx.action = [gen_args] { return KeyGen(*gen_args); };
-  });
+  OnParsed(gen, ctx, gen_args, [](const auto& args) { return KeyGen(args); });
 
   auto id_path = std::make_shared<std::string>();
   auto id_json = std::make_shared<bool>(false);

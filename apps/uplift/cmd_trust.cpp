@@ -152,10 +152,7 @@ void RegisterTrustCommands(CLI::App& app, Context& ctx) {
     }
     sub->add_flag("--json", args->json, "Machine-readable output");
     auto run = s.run;
-    sub->callback([&ctx, args, run] {
-      ctx.json = args->json;
-      ctx.action = [args, run] { return run(*args); };
-    });
+    OnParsed(sub, ctx, args, [run](const TrustArgs& a) { return run(a); });
   }
 }
 
