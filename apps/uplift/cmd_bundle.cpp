@@ -4,8 +4,14 @@
 #include <ctime>
 #include <memory>
 
+#include <zstd.h>
+
 #include "cli.hpp"
 #include "uplift/base/clock.hpp"
+#include "uplift/crypto/hash.hpp"
+#include "uplift/delta/diff.hpp"
+#include "uplift/delta/native.hpp"
+#include "uplift/format/bundle.hpp"
 #include "uplift/format/bundle_reader.hpp"
 #include "uplift/format/bundle_writer.hpp"
 
@@ -28,6 +34,8 @@ struct CreateArgs {
   std::vector<std::string> meta;  // k=v
   std::string passphrase_file;
   int threads = 1;
+  std::vector<std::string> delta_from;  // [TARGET=]OLD_IMAGE_OR_BUNDLE
+  bool delta_only = false;
   bool force = false;
   bool json = false;
 };
@@ -42,6 +50,7 @@ struct ReadArgs {
   std::string out;
   std::vector<std::string> keys;
   std::string passphrase_file;
+  std::string delta_source;  // extract: apply delta payloads to this old image
   bool json = false;
 };
 
@@ -155,6 +164,86 @@ void PrintHuman(const nlohmann::json& d) {
   }
 }
 
+// Images are read whole for diffing (the suffix array needs them in memory anyway).
+constexpr std::uint64_t kMaxDeltaImage = (std::uint64_t{1} << 31) - 2;
+
+// The old image of a delta: a raw image file, or the `target` payload of an earlier bundle.
+Result<Bytes> LoadDeltaSource(const std::string& path, const std::string& target) {
+  UPLIFT_ASSIGN(FileSource f, FileSource::Open(path));
+  std::array<std::uint8_t, 8> magic{};
+  UPLIFT_ASSIGN(const std::size_t n, f.Read(magic));
+  if (n < magic.size() || !std::equal(format::kBundleMagic.begin(), format::kBundleMagic.end(), magic.begin())) {
+    return ReadFile(path, kMaxDeltaImage);
+  }
+  UPLIFT_ASSIGN(FileSource b, FileSource::Open(path));
+  auto reader = format::BundleReader::Open(b, {});
+  if (!reader.ok()) return std::move(reader).error().Context(path);
+  for (const auto& p : reader->manifest().payloads) {
+    if (p.target != target) {
+      UPLIFT_TRY(reader->SkipPayload());
+      continue;
+    }
+    if (p.delta_source_sha256) {
+      return Error(base::Errc::kInvalidArgument,
+                   path + ": the '" + target + "' payload is itself a delta; give its full image or bundle");
+    }
+    if (p.image_size > kMaxDeltaImage) return Error(base::Errc::kTooLarge, path + ": image too large to diff");
+    MemorySink image;
+    UPLIFT_TRY(reader->ReadPayloadImage(image));
+    return image.Take();
+  }
+  return Error(base::Errc::kNotFound, path + ": no payload for target '" + target + "'");
+}
+
+// What the full image would cost on the wire as a bundle payload (same codec and level).
+Result<std::uint64_t> FullPayloadSize(ByteView image, int level, int threads) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  if (cctx == nullptr) return Error(base::Errc::kIo, "zstd: out of memory");
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, format::kZstdMaxWindowLog);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, threads > 1 ? threads : 0);
+  Bytes out(ZSTD_compressBound(image.size()));
+  const std::size_t n = ZSTD_compress2(cctx, out.data(), out.size(), image.data(), image.size());
+  ZSTD_freeCCtx(cctx);
+  if (ZSTD_isError(n)) return Error(base::Errc::kIo, std::string("zstd: ") + ZSTD_getErrorName(n));
+  return n;
+}
+
+struct DeltaDecision {
+  bool used = false;
+  std::uint64_t patch_size = 0;
+  std::uint64_t full_size = 0;
+};
+
+// Turns `in` (a full image payload from `new_path`) into a native delta payload from old_path,
+// unless the delta would not be smaller than the full payload (then `in` stays full).
+Result<DeltaDecision> MakeDeltaPayload(const CreateArgs& a, const std::string& old_path,
+                                       const std::string& new_path, format::PayloadInput& in) {
+  UPLIFT_ASSIGN(const Bytes old_image, LoadDeltaSource(old_path, in.target));
+  UPLIFT_ASSIGN(Bytes new_image, ReadFile(new_path, kMaxDeltaImage));
+  auto patch = std::make_shared<MemorySink>();
+  delta::NativeCreateOptions opt;
+  opt.threads = static_cast<unsigned>(a.threads > 1 ? a.threads : 0);
+  Progress progress("diffing " + in.target, new_image.size(), !a.json);
+  opt.progress = [&progress](std::uint64_t done, std::uint64_t) { progress.Update(done); };
+  UPLIFT_ASSIGN(const delta::NativeCreateStats stats, delta::CreateNative(old_image, new_image, *patch, opt));
+  progress.Done();
+  DeltaDecision d;
+  d.patch_size = stats.patch_size;
+  UPLIFT_ASSIGN(d.full_size, FullPayloadSize(new_image, a.level, a.threads));
+  d.used = d.patch_size < d.full_size || a.delta_only;
+  if (!d.used) return d;
+  in.compression = format::Compression::kNone;  // the patch streams are compressed already
+  in.delta_source_sha256 = stats.header.old_sha256;
+  in.delta_image_size = stats.header.new_size;
+  in.delta_image_sha256 = stats.header.new_sha256;
+  in.size_hint = d.patch_size;
+  in.open = [patch]() -> Result<std::unique_ptr<ByteSource>> {
+    return std::unique_ptr<ByteSource>(std::make_unique<MemorySource>(patch->bytes()));
+  };
+  return d;
+}
+
 Status Create(const CreateArgs& a) {
   UPLIFT_TRY(RefuseOverwrite(a.out, a.force));
   const auto version = format::SemVer::Parse(a.version);
@@ -174,6 +263,14 @@ Status Create(const CreateArgs& a) {
       return Error(base::Errc::kInvalidArgument, "--meta wants KEY=VALUE: " + kv);
     spec.metadata[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  // --delta-from [TARGET=]OLD: which targets get a delta, and from what.
+  std::map<std::string, std::string> delta_from;
+  for (const auto& d : a.delta_from) {
+    const auto eq = d.find('=');
+    delta_from[eq == std::string::npos ? a.target : d.substr(0, eq)] =
+        eq == std::string::npos ? d : d.substr(eq + 1);
+  }
+  nlohmann::json deltas = nlohmann::json::array();
   std::uint64_t total = 0;
   for (const auto& img : a.images) {
     const auto eq = img.find('=');
@@ -188,7 +285,26 @@ Status Create(const CreateArgs& a) {
     UPLIFT_ASSIGN(in.size_hint, FileSize(path));
     total += in.size_hint;
     in.open = format::OpenFileFn(path);
+    if (auto it = delta_from.find(in.target); it != delta_from.end()) {
+      const std::uint64_t image_size = in.size_hint;
+      UPLIFT_ASSIGN(const DeltaDecision d, MakeDeltaPayload(a, it->second, path, in));
+      deltas.push_back({{"target", in.target}, {"delta", d.used}, {"patch_size", d.patch_size},
+                        {"full_payload_size", d.full_size}});
+      if (!a.json) {
+        std::fprintf(stderr, d.used ? "%s: delta payload, %llu bytes (full payload would be %llu)\n"
+                                    : "%s: delta (%llu bytes) is not smaller than the full payload (%llu): "
+                                      "using the full image\n",
+                     in.target.c_str(), static_cast<unsigned long long>(d.patch_size),
+                     static_cast<unsigned long long>(d.full_size));
+      }
+      if (d.used) total = total - image_size + d.patch_size;
+      delta_from.erase(it);
+    }
     spec.payloads.push_back(std::move(in));
+  }
+  if (!delta_from.empty()) {
+    return Error(base::Errc::kInvalidArgument, "--delta-from names target '" + delta_from.begin()->first +
+                                                   "', which no --image has");
   }
   Progress progress("bundling", 2 * total, !a.json);
   format::WriteOptions opts;
@@ -207,6 +323,7 @@ Status Create(const CreateArgs& a) {
     auto d = Describe(r);
     d["ok"] = true;
     d["bundle"] = a.out;
+    if (!deltas.empty()) d["delta_decisions"] = deltas;
     PrintJson(d);
   } else {
     std::fprintf(stderr, "wrote %s (%llu bytes, %zu signature(s))\n", a.out.c_str(),
@@ -300,11 +417,25 @@ Status Extract(const ReadArgs& a) {
   for (const auto& p : r.manifest().payloads) {
     // Names are [a-z0-9][a-z0-9._-]*: no separators, no leading dot, so they stay inside DIR.
     const bool delta = p.delta_source_sha256.has_value();
-    const std::string path = a.out + "/" + p.name + (delta ? ".delta" : "");
+    const bool patch = delta && !a.delta_source.empty();
+    const std::string path = a.out + "/" + p.name + (delta && !patch ? ".delta" : "");
     UPLIFT_ASSIGN(AtomicFileWriter w, AtomicFileWriter::Create(path, 0644));
-    UPLIFT_TRY(delta ? r.ReadPayload(w) : r.ReadPayloadImage(w));
+    if (patch) {
+      // The device's path: verified chunks stream through the applier into the image file.
+      UPLIFT_ASSIGN(RandomAccessFile old_image, RandomAccessFile::Open(a.delta_source));
+      crypto::HashingSink hashed(crypto::HashAlgorithm::kSha256, &w);
+      delta::NativeApplier applier(old_image, hashed);
+      Status st = r.ReadPayload(applier);
+      if (st.ok()) st = applier.Finish();
+      if (!st.ok()) return std::move(st).error().Context(p.name);
+      if (hashed.Finish() != Bytes(p.image_sha256.begin(), p.image_sha256.end())) {
+        return Error(format::Errc::kHashMismatch, p.name + ": patched image does not match the manifest");
+      }
+    } else {
+      UPLIFT_TRY(delta ? r.ReadPayload(w) : r.ReadPayloadImage(w));
+    }
     UPLIFT_TRY(w.Commit());
-    files.push_back({{"name", p.name}, {"path", path}, {"size", delta ? p.size : p.image_size}});
+    files.push_back({{"name", p.name}, {"path", path}, {"size", delta && !patch ? p.size : p.image_size}});
   }
   UPLIFT_TRY(r.Finish());
   progress.Done();
@@ -362,7 +493,11 @@ void RegisterBundleCommands(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   create->add_option("--meta", c->meta, "Free-form metadata KEY=VALUE (repeatable)");
   create->add_option("--passphrase-file", c->passphrase_file, "Passphrase for encrypted keys");
-  create->add_option("--threads", c->threads, "zstd worker threads")->check(CLI::Range(1, 64));
+  create->add_option("--threads", c->threads, "zstd and delta worker threads")->check(CLI::Range(1, 64));
+  create->add_option("--delta-from", c->delta_from,
+                     "[TARGET=]OLD image or bundle: store a native delta from it instead of the full "
+                     "image, when smaller (repeatable, one per target)");
+  create->add_flag("--delta-only", c->delta_only, "Keep the delta even when it is not smaller than the full image");
   create->add_flag("--force", c->force, "Overwrite an existing output file");
   create->add_flag("--json", c->json, "Machine-readable output");
   OnParsed(create, ctx, c, [](const auto& args) { return Create(args); });
@@ -399,6 +534,8 @@ void RegisterBundleCommands(CLI::App& app, Context& ctx) {
   auto [extract, ea] =
       add_read("extract", "Write each payload's image into a directory", true, false);
   extract->add_option("--out", ea->out, "Output directory")->required();
+  extract->add_option("--delta-source", ea->delta_source,
+                      "Old image: apply delta payloads to it and write the new image (else the patch is written as NAME.delta)");
   OnParsed(extract, ctx, ea, [](const auto& args) { return Extract(args); });
 }
 
