@@ -1,14 +1,16 @@
 // Branch filters. Why each is a bijection on any bytes, not only on real code:
 //
-// x86: the scan visits positions left to right. At E8 (call rel32; E9 jmp and 0F 8x jcc rel32
-// are options, off by default) whose 4-byte operand ends in 0x00 or 0xFF (a displacement within
-// +-16 MiB), the operand becomes (displacement +- absolute offset of the next instruction) mod
-// 2^25, sign-extended from bit 24, so its top byte is again 0x00 or 0xFF; the scan resumes after
-// the instruction. A candidate whose top byte does not qualify resumes AT that top byte, so no
-// later conversion can rewrite it as one of its low operand bytes (a plain BCJ scan that resumes
-// at the next byte is not invertible on real binaries). Then every byte the scan inspects
-// (opcodes at visited positions, top bytes) has the same class before and after, the decoder
-// visits the same positions, and each conversion is a bijection of the 25-bit value.
+// x86: the scan visits positions left to right. At E8 (call rel32) or a RIP-relative memory
+// operand (see RipOperand; E9 jmp and 0F 8x jcc rel32 are options, off by default) whose disp32
+// ends in 0x00 or 0xFF (within +-16 MiB), the disp32 becomes (displacement +- absolute offset of
+// its end) mod 2^25, sign-extended from bit 24, so its top byte is again 0x00 or 0xFF; the scan
+// resumes after it. (Where an immediate follows, the end of the disp32 is not the end of the
+// instruction; any fixed offset works, as long as old and new use the same.) A candidate whose top
+// byte does not qualify resumes AT that top byte, so no later conversion can rewrite it as one of
+// its low operand bytes (a plain BCJ scan that resumes at the next byte is not invertible on real
+// binaries). Then every byte the scan inspects (opcodes at visited positions, top bytes) has the
+// same class before and after, the decoder visits the same positions, and each conversion is a
+// bijection of the 25-bit value.
 //
 // AArch64: each 4-aligned word is handled alone (the opcode bits are never changed): BL imm26
 // (and B, an option, off by default) becomes (imm26 +- pc/4) mod 2^26; ADRP whose page
@@ -18,19 +20,22 @@
 #include "uplift/delta/filter.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <initializer_list>
 
 namespace uplift::delta {
 namespace {
 
-// Defaults measured on the benchmark corpus with bsdiff (docs/BENCHMARKS.md): converting only
-// calls wins on every pair; jmp and jcc targets are mostly inside the same function, where the
-// relative form is already the stable one, and converting them made patches larger.
+// Defaults measured on the benchmark corpus with bsdiff (docs/BENCHMARKS.md). Calls and
+// RIP-relative data references (which all change when code grows and pushes the data sections)
+// win on every pair; jmp and jcc targets are mostly inside the same function, where the relative
+// form is already the stable one, and converting them made patches larger.
 struct X86Options {
   bool call = true;
   bool jmp = false;
   bool jcc = false;
-  bool rip = false;
+  bool rip = true;
 };
 
 // Measured like the x86 ones: BL and narrow ADRP each shrink every arm64 pair; B (mostly
@@ -48,19 +53,39 @@ std::uint32_t SignExtend(std::uint32_t value, int bits) {
   return value;
 }
 
-// Where the disp32 of a RIP-relative load/lea/store/cmp ([REX] 8B/8D/89/3B/39 with ModRM
-// mod=00 rm=101) or of call/jmp [rip+disp] (FF 15, FF 25) starting at i begins; 0 if none. The
-// bytes it reads cannot be changed by a conversion at i + 1: that needs an E8 opcode there.
+// ModRM mod=00 rm=101 ([rip + disp32]) is accepted after these opcodes: the common integer
+// moves, loads, stores, lea and compares, and (after 0F) the SSE moves and arithmetic that load
+// constants. The wider set shrank patches by ~1% more than the five commonest opcodes alone.
+constexpr std::array<bool, 256> OpcodeSet(std::initializer_list<std::uint8_t> opcodes) {
+  std::array<bool, 256> set{};
+  for (std::uint8_t op : opcodes) set[op] = true;
+  return set;
+}
+constexpr auto kOneByteRipOpcodes =
+    OpcodeSet({0x01, 0x03, 0x09, 0x0B, 0x21, 0x23, 0x29, 0x2B, 0x31, 0x33, 0x39, 0x3B, 0x63,
+               0x80, 0x81, 0x83, 0x84, 0x85, 0x88, 0x89, 0x8A, 0x8B, 0x8D, 0xC6, 0xC7});
+constexpr auto kTwoByteRipOpcodes =  // after 0F
+    OpcodeSet({0x10, 0x11, 0x28, 0x29, 0x2E, 0x2F, 0x54, 0x57, 0x58, 0x59, 0x5C,
+               0x5E, 0x6F, 0x7F, 0xB6, 0xB7, 0xBE, 0xBF, 0xD6, 0xDB, 0xEF});
+
+// Where the disp32 of a RIP-relative instruction starting at i ([66|F2|F3] [REX] opcode ModRM,
+// or FF 15 / FF 25: call/jmp through the GOT) begins; 0 if none. Bijectivity needs that no byte
+// read here before the ModRM can itself start a candidate whose operand covers a later byte read
+// here: no prefix or opcode byte accepted is E8 or has the RIP ModRM form.
 std::size_t RipOperand(const std::uint8_t* b, std::size_t i, std::size_t to) {
   std::size_t op = i;
-  if ((b[op] & 0xF0) == 0x40) ++op;  // REX
+  if (b[op] == 0x66 || b[op] == 0xF2 || b[op] == 0xF3) ++op;
+  if (op < to && (b[op] & 0xF0) == 0x40) ++op;  // REX
   if (op + 1 >= to) return 0;
+  if (b[op] == 0x0F) {
+    ++op;
+    if (op + 1 >= to || !kTwoByteRipOpcodes[b[op]]) return 0;
+    return (b[op + 1] & 0xC7) == 0x05 ? op + 2 : 0;
+  }
   const std::uint8_t opcode = b[op];
   const std::uint8_t modrm = b[op + 1];
   if (opcode == 0xFF) return (modrm == 0x15 || modrm == 0x25) ? op + 2 : 0;
-  const bool known = opcode == 0x8B || opcode == 0x8D || opcode == 0x89 || opcode == 0x3B ||
-                     opcode == 0x39;
-  return known && (modrm & 0xC7) == 0x05 ? op + 2 : 0;
+  return kOneByteRipOpcodes[opcode] && (modrm & 0xC7) == 0x05 ? op + 2 : 0;
 }
 
 // Where the rel32 operand of a candidate instruction starting at i begins; 0 if none.

@@ -20,11 +20,12 @@ Bytes Random(std::size_t n, std::uint32_t seed) {
   return b;
 }
 
-// Dense in the bytes the filters look at (E8, 00, FF; BL/B/ADRP opcode bytes), so
-// the overlapping and rejected cases occur often.
+// Dense in the bytes the filters look at (E8, REX 8B/8D ModRM, FF 15, 00, FF; BL/B/ADRP opcode
+// bytes), so the overlapping and rejected cases occur often.
 Bytes Adversarial(std::size_t n, std::uint32_t seed) {
-  static constexpr std::uint8_t kAlphabet[] = {0xE8, 0xE9, 0x0F, 0x85, 0x00, 0xFF, 0x94,
-                                               0x97, 0x14, 0x90, 0xB0, 0x12, 0x80, 0x01};
+  static constexpr std::uint8_t kAlphabet[] = {
+      0xE8, 0xE9, 0x0F, 0x85, 0x00, 0xFF, 0x94, 0x97, 0x14, 0x90, 0xB0, 0x12, 0x80, 0x01,
+      0x48, 0x8B, 0x8D, 0x05, 0x15, 0x25, 0x3D, 0x66, 0xF3, 0x0F, 0x10, 0x83, 0x63};
   std::mt19937 rng(seed);
   Bytes b(n);
   for (auto& x : b) x = kAlphabet[rng() % std::size(kAlphabet)];
@@ -128,6 +129,14 @@ TEST(Filter, X86ConvertsCallToAbsoluteTarget) {
   Bytes j = {0xE8, 0xF0, 0xFF, 0xFF, 0xFF};  // call -16 at offset 0: target -11
   FilterEncode(kWholeX86, 0, j);
   EXPECT_EQ(LoadLe32(&j[1]), 0xFFFFFFF5u);
+  // RIP-relative lea rdi,[rip+0x100] and call [rip+0x20] (through the GOT) at offset 0.
+  Bytes rip = {0x48, 0x8D, 0x3D, 0x00, 0x01, 0x00, 0x00, 0xFF, 0x15, 0x20, 0x00, 0x00, 0x00};
+  FilterEncode(kWholeX86, 0, rip);
+  EXPECT_EQ(LoadLe32(&rip[3]), 0x107u);
+  EXPECT_EQ(LoadLe32(&rip[9]), 0x2Du);
+  // A ModRM that is not RIP-relative ([rdi]) is not touched.
+  const Bytes not_rip = {0x48, 0x8B, 0x07, 0x00, 0x01, 0x00, 0x00};
+  EXPECT_EQ(Encoded(kWholeX86, not_rip), not_rip);
   // jmp and jcc rel32 are left relative: they made patches larger on the corpus.
   const Bytes jmp = {0xE9, 0x10, 0x00, 0x00, 0x00};
   const Bytes jne = {0x0F, 0x85, 0x10, 0x00, 0x00, 0x00};

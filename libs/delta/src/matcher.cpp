@@ -46,7 +46,25 @@ Result<MatchIndex> MatchIndex::Build(ByteView old_image) {
       divsufsort(old_image.data(), m.sa_.data() + 1, static_cast<saidx_t>(old_image.size())) != 0) {
     return Error(Errc::kTooLarge, "delta: divsufsort failed (out of memory?)");
   }
+  // 3-byte buckets (64 MiB table) pay off for big images, 2-byte ones (256 KiB) for small.
+  m.prefix_bytes_ = old_image.size() >= (std::size_t{16} << 20) ? 3 : 2;
+  const std::size_t keys = std::size_t{1} << (8 * m.prefix_bytes_);
+  // bucket_[k] = 1 + number of suffixes whose key is below k: count keys in one sequential pass
+  // over the image (not by walking the suffix array, which is a random access per entry).
+  m.bucket_.assign(keys + 1, 0);
+  const auto n = static_cast<Index>(old_image.size());
+  for (Index i = 0; i < n; ++i) ++m.bucket_[m.Key(old_image.data() + i, n - i) + 1];
+  m.bucket_[0] = 1;
+  for (std::size_t k = 1; k <= keys; ++k) m.bucket_[k] += m.bucket_[k - 1];
   return m;
+}
+
+// The first prefix_bytes_ bytes as a big-endian number, missing bytes as 0: a short suffix sorts
+// before every longer one with the same bytes, so keys never decrease along the suffix array.
+std::uint32_t MatchIndex::Key(const std::uint8_t* p, Index len) const {
+  std::uint32_t k = 0;
+  for (int i = 0; i < prefix_bytes_; ++i) k = (k << 8) | (i < len ? p[i] : 0u);
+  return k;
 }
 
 Index MatchIndex::Search(const std::uint8_t* target, Index target_len, Index* pos) const {
@@ -54,6 +72,14 @@ Index MatchIndex::Search(const std::uint8_t* target, Index target_len, Index* po
   const auto old_len = static_cast<Index>(old_.size());
   Index st = 0;
   Index en = old_len;
+  if (target_len >= prefix_bytes_ && old_len > 0) {
+    // Every suffix in [bucket_[k], bucket_[k+1]) starts with the target's prefix; the entries
+    // just outside bound the run, so the binary search below gives what a full one would.
+    const std::uint32_t k = Key(target, target_len);
+    st = std::max<Index>(0, static_cast<Index>(bucket_[k]) - 1);
+    en = std::min<Index>(old_len, static_cast<Index>(bucket_[k + 1]));
+    if (en <= st) en = std::min<Index>(old_len, st + 1);
+  }
   while (en - st >= 2) {
     const Index x = st + (en - st) / 2;
     const Index at = sa_[static_cast<std::size_t>(x)];

@@ -24,8 +24,15 @@ class MatchIndex {
   ByteView old() const { return old_; }
 
  private:
+  // Suffixes are sorted, so all suffixes starting with the same k-byte prefix form one run of
+  // the suffix array: bucket_[p] is the first index of prefix p's run. A search starts inside
+  // its target's run (a few steps) instead of over the whole array (~28 cache misses).
+  std::uint32_t Key(const std::uint8_t* p, Index len) const;
+
   ByteView old_;
   std::vector<saidx_t> sa_;  // sa_[0] is the empty suffix, as bsdiff's search() expects
+  int prefix_bytes_ = 0;     // 2 or 3
+  std::vector<std::uint32_t> bucket_;
 };
 
 struct ScanOp {

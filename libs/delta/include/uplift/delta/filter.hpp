@@ -1,6 +1,8 @@
 // Executable-aware filters (docs/formats/delta.md): before matching, the generator rewrites the
-// relative branch/call displacements of old and new into absolute targets, so that code which
-// merely moved differs by a few repeated bytes instead of scattered ones. The applier decodes.
+// relative displacements of calls (x86 E8, AArch64 BL) and of PC-relative data references (x86
+// [rip+disp32], AArch64 ADRP) in old and new into absolute targets, so that code which merely
+// moved, or whose data sections moved, differs by few repeated bytes instead of scattered ones.
+// The applier decodes. The exact rules, and why each is a bijection, are in src/filter.cpp.
 //
 // A filter is a bijection on each aligned block of the image: block k is the bytes
 // [k * kFilterBlockSize, (k + 1) * kFilterBlockSize) (the last one may be short), and an
