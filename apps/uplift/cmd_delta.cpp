@@ -25,7 +25,7 @@ struct CreateArgs {
   int level = 0;  // 0: the codec's best (xz 9, zstd 19)
   unsigned threads = 0;
   std::string filter = "auto";
-  std::uint32_t segment_kib = 4096;
+  std::uint32_t segment_kib = 2048;
   bool force = false;
   bool json = false;
 };

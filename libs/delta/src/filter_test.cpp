@@ -188,7 +188,7 @@ TEST(Filter, Arm64ConvertsBranchesAndAdrp) {
   EXPECT_EQ(LoadLe32(&block[0x1008]), 0xB0000001u);  // immlo = 1
   EXPECT_EQ(LoadLe32(&block[0x100C]), 0xD503201Fu);
   // A word that is not 4-aligned in the image is not an instruction.
-  Bytes odd(kFilterBlockSize, 0);
+  Bytes odd(2 * kFilterBlockSize, 0);
   StoreLe32(&odd[0x1002], 0x94000010);
   EXPECT_EQ(Encoded(kWholeArm64, odd), odd);
   // ADRP with an implausible page offset (bits 17..20 not a sign extension) is data.
@@ -207,7 +207,7 @@ TEST(Filter, NoneAndEmptyRangeChangeNothing) {
 
 TEST(FilterDeathTest, UnalignedOffsetAborts) {
   Bytes b(16, 0);
-  EXPECT_DEATH(FilterEncode(kWholeX86, 4096, b), "");
+  EXPECT_DEATH(FilterEncode(kWholeX86, kFilterBlockSize / 2, b), "");
 }
 
 // A minimal ELF64 LE header with one program header table at 64.

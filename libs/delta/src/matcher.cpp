@@ -15,7 +15,7 @@ namespace {
 
 // Longest match the search reports; longer runs are found again by the next search, which then
 // continues the same alignment. Bounds one search to ~28 compares of this many bytes.
-constexpr Index kMaxMatch = 4 * 1024;
+constexpr Index kMaxMatch = 512;
 
 Index MatchLen(const std::uint8_t* a, Index a_len, const std::uint8_t* b, Index b_len) {
   const Index n = std::min(a_len, b_len);

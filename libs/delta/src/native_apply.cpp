@@ -42,7 +42,7 @@ struct NativeApplier::Impl {
   RandomAccessSource& old;
   ByteSink& out;
   NativeApplyOptions options;
-  FilteredOldReader old_view;
+  OldImageCache old_view;
 
   Stage stage = Stage::kHeader;
   Error error{base::Errc::kInvalidArgument, ""};
@@ -141,7 +141,7 @@ struct NativeApplier::Impl {
       return Error(base::Errc::kInvalidArgument, "delta: resume segment beyond the last segment");
     }
     if (options.verify_source) UPLIFT_TRY(VerifySource(h));
-    UPLIFT_TRY(old_view.Configure(h.filter, h.old_filter_range, h.old_size));
+    old_view.Configure(h.filter, h.old_filter_range, h.old_size);
     header = h;
     segment.reserve(h.segment_size);
     progress = {options.resume_segment, std::uint64_t{options.resume_segment} * h.segment_size, 0};
@@ -210,7 +210,8 @@ struct NativeApplier::Impl {
       return EndStream();
     }
     if (decoder == nullptr) {
-      UPLIFT_ASSIGN(decoder, native::MakeStreamDecoder(header->compression));
+      UPLIFT_ASSIGN(decoder, native::MakeStreamDecoder(header->compression,
+                                                        std::max(header->segment_size, native::kMaxCtrlSize)));
     }
     return decoder->Reset();
   }
@@ -378,7 +379,7 @@ struct NativeApplier::Impl {
     const NativeHeader& h = *header;
     if (!skipped) {
       const std::uint64_t start = std::uint64_t{seg.index} * h.segment_size;
-      UPLIFT_TRY(DecodeNewFilter(h, start, segment));
+      DecodeNewFilter(h, start, segment);
       if (crypto::Crc32c(segment) != seg.new_crc32c) {
         return Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " output CRC-32C mismatch");
       }

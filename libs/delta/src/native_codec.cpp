@@ -3,6 +3,7 @@
 #include <lzma.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <string>
 
 #include "uplift/delta/errors.hpp"
@@ -47,10 +48,11 @@ class ZstdDecoder final : public StreamDecoder {
 
 class Lzma2Decoder final : public StreamDecoder {
  public:
+  explicit Lzma2Decoder(std::uint32_t dict_size) : dict_size_(dict_size) {}
   ~Lzma2Decoder() override { lzma_end(&s_); }
   Status Reset() override {
     lzma_options_lzma opt{};
-    opt.dict_size = kLzma2DictSize;
+    opt.dict_size = dict_size_;
     lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, nullptr}};
     if (lzma_raw_decoder(&s_, filters) != LZMA_OK) {
       return Error(Errc::kDecompress, "delta: cannot start the LZMA2 decoder");
@@ -72,6 +74,7 @@ class Lzma2Decoder final : public StreamDecoder {
   }
 
  private:
+  std::uint32_t dict_size_;
   lzma_stream s_ = LZMA_STREAM_INIT;
 };
 
@@ -103,12 +106,12 @@ Result<Bytes> CompressStream(std::uint8_t codec, int level, ByteView raw) {
   return out;
 }
 
-Result<std::unique_ptr<StreamDecoder>> MakeStreamDecoder(std::uint8_t codec) {
+Result<std::unique_ptr<StreamDecoder>> MakeStreamDecoder(std::uint8_t codec, std::uint32_t max_stream) {
   std::unique_ptr<StreamDecoder> d;
   if (codec == kCompressionZstd) {
     d = std::make_unique<ZstdDecoder>();
   } else if (codec == kCompressionLzma2) {
-    d = std::make_unique<Lzma2Decoder>();
+    d = std::make_unique<Lzma2Decoder>(std::min(kLzma2DictSize, std::max<std::uint32_t>(max_stream, 4096)));
   } else {
     return Error(Errc::kCorrupt, "delta: unknown compression " + std::to_string(codec));
   }

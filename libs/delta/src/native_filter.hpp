@@ -1,9 +1,11 @@
-// How the native applier sees images through an executable filter: the old image filtered block
-// by block on demand (random access, a two-block cache), the new image decoded per segment.
+// How the native applier sees the old image: through a small page cache (bsdiff ops jump around
+// the old image a few bytes at a time; a read per op would be a syscall, or with a filter a whole
+// block filtered again), each page filtered once when loaded. The new image is un-filtered per
+// segment.
 #pragma once
 
-#include <array>
 #include <cstdint>
+#include <vector>
 
 #include "uplift/base/random_access.hpp"
 #include "uplift/base/result.hpp"
@@ -14,30 +16,28 @@ namespace uplift::delta {
 
 inline FilterSpec SpecOf(Filter kind, FilterRange r) { return {kind, r.begin, r.end}; }
 
-class FilteredOldReader {
+class OldImageCache {
  public:
-  explicit FilteredOldReader(RandomAccessSource& old) : old_(old) {}
-  Status Configure(Filter kind, FilterRange range, std::uint64_t old_size);
+  // 256 pages of one filter block (4 KiB): 1 MiB, direct-mapped.
+  static constexpr std::size_t kPages = 256;
+
+  explicit OldImageCache(RandomAccessSource& old) : old_(old) {}
+  void Configure(Filter kind, FilterRange range, std::uint64_t old_size);
   // Reads old[pos, pos + out.size()) as the generator saw it (filtered); the range must lie in
   // the old image (the caller validated it).
   Status Read(std::uint64_t pos, MutableByteView out);
 
  private:
-  struct Block {
-    std::uint64_t index = ~std::uint64_t{0};
-    std::size_t size = 0;
-    std::array<std::uint8_t, kFilterBlockSize> data{};
-  };
-  Result<const Block*> Get(std::uint64_t index);
+  Result<const std::uint8_t*> Page(std::uint64_t index, std::size_t* size);
 
   RandomAccessSource& old_;
   FilterSpec spec_;
   std::uint64_t old_size_ = 0;
-  std::array<Block, 2> cache_;
-  std::size_t victim_ = 0;
+  std::vector<std::uint64_t> tags_;  // page index + 1 held by each slot (0 = empty)
+  std::vector<std::uint8_t> data_;
 };
 
 // Undoes the filter on one segment of the new image (start is a multiple of the block size).
-Status DecodeNewFilter(const NativeHeader& h, std::uint64_t start, MutableByteView segment);
+void DecodeNewFilter(const NativeHeader& h, std::uint64_t start, MutableByteView segment);
 
 }  // namespace uplift::delta

@@ -28,7 +28,9 @@ struct NativeCreateOptions {
   NativeCompression compression = NativeCompression::kLzma2;
   int level = 9;         // 1..9 (10 = 9 extreme) for LZMA2, 1..22 for zstd
   unsigned threads = 0;  // segments matched and compressed in parallel; 0 = all cores
-  std::uint32_t segment_size = kNativeMaxSegmentSize;  // multiple of 64 KiB, at most 4 MiB
+  // Multiple of 64 KiB, at most 4 MiB. 2 MiB keeps a device's apply under ~14 MiB RSS for ~0.5% larger
+  // patches than 4 MiB.
+  std::uint32_t segment_size = 2u << 20;
   // nullopt: detect from the images (ELF x86-64 / AArch64 executable segments); else forced.
   std::optional<Filter> filter;
   // Called (from worker threads, serialised) as segments finish: (new bytes done, new size).

@@ -20,7 +20,7 @@ namespace uplift::delta {
 // Values are stored in patches: never renumber.
 enum class Filter : std::uint8_t { kNone = 0, kX86 = 1, kArm64 = 2 };
 
-inline constexpr std::uint32_t kFilterBlockSize = 64 * 1024;
+inline constexpr std::uint32_t kFilterBlockSize = 4 * 1024;
 
 // Which filter, and the absolute image range [begin, end) it applies to (the executable part of
 // an ELF); bytes outside the range are never changed. An empty or inverted range filters nothing.
