@@ -46,8 +46,8 @@ Result<MatchIndex> MatchIndex::Build(ByteView old_image) {
       divsufsort(old_image.data(), m.sa_.data() + 1, static_cast<saidx_t>(old_image.size())) != 0) {
     return Error(Errc::kTooLarge, "delta: divsufsort failed (out of memory?)");
   }
-  // 3-byte buckets (64 MiB table) pay off for big images, 2-byte ones (256 KiB) for small.
-  m.prefix_bytes_ = old_image.size() >= (std::size_t{16} << 20) ? 3 : 2;
+  // 3-byte buckets (a 64 MiB table) pay off for big images, 2-byte ones (256 KiB) otherwise.
+  m.prefix_bytes_ = old_image.size() >= (std::size_t{64} << 20) ? 3 : 2;
   const std::size_t keys = std::size_t{1} << (8 * m.prefix_bytes_);
   // bucket_[k] = 1 + number of suffixes whose key is below k: count keys in one sequential pass
   // over the image (not by walking the suffix array, which is a random access per entry).

@@ -13,12 +13,16 @@ namespace {
 
 constexpr int kMaxWindowLog = 22;  // 4 MiB: no stream is longer than a segment
 
-lzma_options_lzma Lzma2Options(int level) {
+lzma_options_lzma Lzma2Options(int level, std::size_t input) {
   lzma_options_lzma opt{};
   // Levels above 9 select xz's "extreme" variant of level 9.
   const auto preset = static_cast<std::uint32_t>(level > 9 ? 9 : level) | (level > 9 ? LZMA_PRESET_EXTREME : 0u);
   lzma_lzma_preset(&opt, preset);
-  opt.dict_size = kLzma2DictSize;
+  // No bigger than the input: the match finder's tables scale with the dictionary, and setting
+  // up 4 MiB worth for a 2 KiB control stream costs more than compressing it.
+  std::uint32_t dict = 4096;
+  while (dict < input && dict < kLzma2DictSize) dict *= 2;
+  opt.dict_size = dict;
   return opt;
 }
 
@@ -95,7 +99,7 @@ Result<Bytes> CompressStream(std::uint8_t codec, int level, ByteView raw) {
     out.resize(n);
     return out;
   }
-  lzma_options_lzma opt = Lzma2Options(level);
+  lzma_options_lzma opt = Lzma2Options(level, raw.size());
   lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, nullptr}};
   Bytes out(raw.size() + raw.size() / 16 + 4096);
   std::size_t pos = 0;
