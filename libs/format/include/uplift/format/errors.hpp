@@ -27,6 +27,10 @@ enum class Errc : int {
   kBadTrustStore = 27,         // a trust store file is malformed or inconsistent
   kDecompress = 28,            // a compressed payload is corrupt or expands past its size
   kDowngrade = 29,             // security counter lower than the minimum allowed
+  // Bootloader environments (uboot_env.hpp, grub_env.hpp; docs/formats/uboot-env.md, grub-env.md).
+  kEnvCorrupt = 30,            // bad CRC or header, or variable data that does not parse
+  kEnvTooLarge = 31,           // the variables do not fit the environment's size
+  kEnvBadVariable = 32,        // a name or value an environment cannot hold ('=', NUL)
 };
 
 }  // namespace uplift::format

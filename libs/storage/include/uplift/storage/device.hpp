@@ -17,11 +17,12 @@ namespace uplift::storage {
 
 // Error codes of the storage module; numbers are `uplift-agent` exit codes (docs/cli.md).
 enum class Errc : int {
-  kPowerLost = 50,    // the simulated device lost power; every call fails until PowerCycle()
-  kNotErased = 51,    // flash program onto bytes that are not erased (would need 0 -> 1 bits)
-  kUnaligned = 52,    // offset/length not a multiple of the device's erase or program unit
-  kOutOfBounds = 53,  // offset + length beyond the device or partition
-  kReadOnly = 54,     // a write to a device opened read-only
+  kPowerLost = 50,      // the simulated device lost power; every call fails until PowerCycle()
+  kNotErased = 51,      // flash program onto bytes that are not erased (would need 0 -> 1 bits)
+  kUnaligned = 52,      // offset/length not a multiple of the device's erase or program unit
+  kOutOfBounds = 53,    // offset + length beyond the device or partition
+  kReadOnly = 54,       // a write to a device opened read-only
+  kRecordCorrupt = 55,  // a record store holds data but no intact copy of a record
 };
 
 class BlockDevice {
@@ -46,14 +47,20 @@ class BlockDevice {
   virtual Status Sync() = 0;
 };
 
+// Checks a partition window against its parent: kUnaligned if offset or length is not a multiple
+// of the parent's erase_size(), kOutOfBounds if it does not fit (or is empty).
+Status ValidatePartition(const BlockDevice& parent, std::uint64_t offset, std::uint64_t length);
+
 // A window [offset, offset+length) of a parent device; offset and length aligned to the parent's
-// erase_size(). Borrows the parent, which must outlive it.
+// erase_size(). Borrows the parent, which must outlive it. A window that fails
+// ValidatePartition() is a broken invariant (abort): validate configured windows first.
 std::unique_ptr<BlockDevice> MakePartition(BlockDevice& parent, std::string name,
                                            std::uint64_t offset, std::uint64_t length);
 
 // A regular file or a block device opened read-write (O_RDWR | O_CLOEXEC). For block devices the
 // size comes from BLKGETSIZE64 and Sync() adds BLKFLSBUF. kNotFound / base::Errc::kIo.
-Result<std::unique_ptr<BlockDevice>> OpenFileDevice(const std::string& path, bool read_only = false);
+Result<std::unique_ptr<BlockDevice>> OpenFileDevice(const std::string& path,
+                                                    bool read_only = false);
 // Creates (or truncates) a regular file of the given size filled with fill_byte.
 Result<std::unique_ptr<BlockDevice>> CreateFileDevice(const std::string& path, std::uint64_t size,
                                                       std::uint8_t fill_byte = 0);
@@ -72,12 +79,17 @@ class DeviceWriter final : public ByteSink {
 
  private:
   Status Flush(bool final);
+  Status ProgramAt(std::uint64_t offset, ByteView data);
+  Status CheckRegion() const;
   BlockDevice& dev_;
   std::uint64_t start_;
   std::uint64_t limit_;
   std::uint64_t written_ = 0;
   std::uint64_t erased_until_;  // absolute: device bytes below this are erased for this write
   Bytes buf_;
+  std::size_t chunk_;  // bytes programmed per call: ~1 MiB, a multiple of program_size()
+  bool finished_ = false;
+  bool failed_ = false;  // after an error the device state is unknown: refuse to continue
 };
 
 // A RandomAccessSource view of [offset, offset+length) of a device (to hash a slot, or to read an

@@ -7,7 +7,10 @@
 // reached: that operation is either not applied or, with `tear`, half applied (the first half of
 // the page programmed / of the block erased); from then on every call fails with
 // storage::Errc::kPowerLost until PowerCycle(). In write-back mode, operations are applied to a
-// volatile cache and only Sync() makes them durable; a power cut drops the cache.
+// volatile cache and only Sync() makes them durable; a power cut drops the cache. A torn Sync()
+// makes the lower half (by address) of the cached erase blocks durable: a cache flush is not
+// atomic either. Reads have no alignment; a refused call (bounds, alignment, kNotErased) changes
+// nothing and counts no operation.
 #pragma once
 
 #include <cstdint>
@@ -43,8 +46,9 @@ class SimFlash final : public BlockDevice {
   Status Program(std::uint64_t offset, ByteView data) override;
   Status Sync() override;
 
-  void SetFaultPlan(FaultPlan plan);  // resets nothing else
-  std::uint64_t operations() const;   // mutating operations counted since construction/reset
+  // Resets nothing else; switching write-back off makes the cached data durable.
+  void SetFaultPlan(FaultPlan plan);
+  std::uint64_t operations() const;  // mutating operations counted since construction/reset
   void ResetOperationCount();
   bool power_lost() const;
   // Restores power: drops the volatile cache (write-back), clears the fault plan.

@@ -1,0 +1,505 @@
+#include "uplift/agent/agent.hpp"
+
+#include <algorithm>
+
+#include "slot_writer.hpp"
+#include "uplift/base/errors.hpp"
+#include "uplift/delta/errors.hpp"
+#include "uplift/delta/native.hpp"
+#include "uplift/format/bundle_reader.hpp"
+
+namespace uplift::agent {
+namespace {
+
+using format::AgentState;
+using format::JournalEntry;
+using format::SlotIndex;
+
+SlotIndex IndexOf(boot::Slot s) { return static_cast<SlotIndex>(s); }
+boot::Slot SlotOf(SlotIndex i) { return i == 0 ? boot::Slot::kA : boot::Slot::kB; }
+std::string SlotName(boot::Slot s) { return std::string(1, boot::SlotLetter(s)); }
+
+format::JournalError ToJournal(const Error& e, AgentState state) {
+  return format::JournalError{std::string(e.domain()), e.code(), e.message(), state};
+}
+
+class FunctionSink final : public ByteSink {
+ public:
+  explicit FunctionSink(std::function<Status(ByteView)> f) : f_(std::move(f)) {}
+  Status Write(ByteView data) override { return f_(data); }
+
+ private:
+  std::function<Status(ByteView)> f_;
+};
+
+class FileBundle final : public ByteSource {
+ public:
+  explicit FileBundle(FileSource f) : f_(std::move(f)) {}
+  Result<std::size_t> Read(MutableByteView buf) override { return f_.Read(buf); }
+
+ private:
+  FileSource f_;
+};
+
+}  // namespace
+
+BundleOpener FileBundleOpener() {
+  return [](const std::string& path) -> Result<std::unique_ptr<ByteSource>> {
+    UPLIFT_ASSIGN(FileSource f, FileSource::Open(path));
+    return std::unique_ptr<ByteSource>(std::make_unique<FileBundle>(std::move(f)));
+  };
+}
+
+Agent::Agent(AgentOptions options, AgentDeps deps, boot::Slot booted)
+    : options_(std::move(options)), deps_(std::move(deps)), booted_(booted) {}
+
+Status Agent::Load() {
+  UPLIFT_ASSIGN(const auto stored, deps_.journal.Load());
+  if (stored) {
+    auto parsed = format::ParseJournal(*stored);
+    if (!parsed.ok()) return std::move(parsed).error().Context("reading the journal");
+    journal_ = std::move(parsed).value();
+  } else {
+    JournalEntry factory;
+    factory.active_slot = IndexOf(booted_);
+    UPLIFT_TRY(Save(factory));
+  }
+  loaded_ = true;
+  return Ok();
+}
+
+// --- journal and transitions ---------------------------------------------------------------
+
+Status Agent::Save(const JournalEntry& entry) {
+  UPLIFT_ASSIGN(const std::string bytes, format::EncodeJournal(entry));
+  UPLIFT_TRY(deps_.journal.Store(AsBytes(bytes)));
+  journal_ = entry;
+  return Ok();
+}
+
+Status Agent::Transition(Event event, const std::function<void(JournalEntry&)>& change) {
+  const AgentState from = journal_.state;
+  UPLIFT_ASSIGN(const AgentState to, NextState(from, event));
+  JournalEntry next = journal_;
+  next.state = to;
+  if (to != from) next.boot_attempts = 0;
+  if (change) change(next);
+  UPLIFT_TRY(Save(next));  // persist first, act after
+  if (deps_.on_transition) deps_.on_transition(from, event, to);
+  return Ok();
+}
+
+Status Agent::RunHook(HookPhase phase, HookAction action, const std::string& error) {
+  if (deps_.hooks == nullptr) return Ok();
+  HookContext ctx;
+  if (journal_.update) {
+    ctx.target_slot = SlotName(SlotOf(journal_.update->target_slot));
+    ctx.version = journal_.update->version;
+  }
+  ctx.error = error;
+  return deps_.hooks->Run(phase, action, ctx);
+}
+
+Status Agent::Fail(Error error, HookPhase phase) {
+  // Error hooks inform; they cannot change the outcome.
+  (void)RunHook(phase, HookAction::kError, error.message());
+  const AgentState state = journal_.state;
+  UPLIFT_TRY(
+      Transition(Event::kFail, [&](JournalEntry& e) { e.last_error = ToJournal(error, state); }));
+  return error;
+}
+
+boot::Slot Agent::Target() const { return SlotOf(journal_.update->target_slot); }
+
+storage::BlockDevice& Agent::SlotDevice(SlotIndex s) {
+  return s == 0 ? deps_.slot_a : deps_.slot_b;
+}
+
+format::VerifyOptions Agent::Verification() const {
+  format::VerifyOptions v;
+  v.trust = deps_.trust;
+  v.now = deps_.clock.NowUnix();
+  v.hardware = options_.hardware;
+  v.min_security_counter = journal_.committed_security_counter;
+  return v;
+}
+
+Result<std::unique_ptr<ByteSource>> Agent::OpenBundle() const {
+  if (deps_.trust == nullptr) {
+    return Error(format::Errc::kBelowThreshold,
+                 "no trust store configured: every bundle is refused");
+  }
+  return deps_.open_bundle(journal_.update->bundle);
+}
+
+// --- install ---------------------------------------------------------------------------------
+
+Status Agent::Install(const std::string& bundle_location) {
+  if (!loaded_) UPLIFT_TRY(Load());
+  if (!format::IsAtRest(journal_.state)) {
+    return Error(Errc::kBusy, "an update is in state " +
+                                  std::string(format::AgentStateName(journal_.state)) +
+                                  "; run recover, commit or rollback first");
+  }
+  if (IndexOf(booted_) != journal_.active_slot) {
+    return Error(Errc::kWrongSlot, "running from slot " + SlotName(booted_) +
+                                       " but the committed slot is " +
+                                       SlotName(SlotOf(journal_.active_slot)) + "; run recover");
+  }
+  UPLIFT_TRY(Transition(Event::kInstallLocal, [&](JournalEntry& e) {
+    format::JournalUpdate u;
+    u.bundle = bundle_location;
+    u.target_slot = IndexOf(boot::Other(booted_));
+    e.update = u;
+    e.last_error.reset();
+  }));
+  return ContinueUpdate();
+}
+
+Status Agent::ContinueUpdate() {
+  if (journal_.state == AgentState::kVerifying) UPLIFT_TRY(Verify());
+  if (journal_.state == AgentState::kInstalling) UPLIFT_TRY(WriteSlot());
+  if (journal_.state == AgentState::kInstalled) return ArmAndReboot();
+  return Ok();
+}
+
+Status Agent::Verify() {
+  if (Status st = RunHook(HookPhase::kDownload, HookAction::kEnter); !st.ok()) {
+    return Fail(std::move(st).error(), HookPhase::kDownload);
+  }
+  auto src = OpenBundle();
+  if (!src.ok()) return Fail(std::move(src).error(), HookPhase::kDownload);
+  auto reader = format::BundleReader::Open(**src, Verification());
+  if (!reader.ok()) return Fail(std::move(reader).error(), HookPhase::kDownload);
+  const format::Manifest& m = reader->manifest();
+
+  const format::PayloadInfo* payload = nullptr;
+  for (const auto& p : m.payloads) {
+    if (p.target == options_.payload_target) payload = &p;
+  }
+  if (payload == nullptr) {
+    return Fail(Error(Errc::kNoPayload,
+                      "bundle has no payload with target \"" + options_.payload_target + "\""),
+                HookPhase::kDownload);
+  }
+  const SlotIndex target = journal_.update->target_slot;
+  if (payload->image_size > SlotDevice(target).size()) {
+    return Fail(
+        Error(Errc::kSlotTooSmall, "image of " + std::to_string(payload->image_size) +
+                                       " bytes does not fit slot " + SlotName(SlotOf(target)) +
+                                       " of " + std::to_string(SlotDevice(target).size())),
+        HookPhase::kDownload);
+  }
+  const auto& active = journal_.slots[1 - target];
+  if (payload->delta_source_sha256 && active &&
+      active->image_sha256 != *payload->delta_source_sha256) {
+    return Fail(Error(delta::Errc::kSourceMismatch,
+                      "delta is for source " + ToHex(*payload->delta_source_sha256) + " but slot " +
+                          SlotName(booted_) + " holds " + ToHex(active->image_sha256)),
+                HookPhase::kDownload);
+  }
+  if (Status st = RunHook(HookPhase::kDownload, HookAction::kLeave); !st.ok()) {
+    return Fail(std::move(st).error(), HookPhase::kDownload);
+  }
+  return Transition(Event::kVerified, [&](JournalEntry& e) {
+    auto& u = *e.update;
+    u.manifest_sha256 = crypto::Sha256::Of(reader->manifest_bytes());
+    u.version = m.version.ToString();
+    u.security_counter = m.security_counter;
+    u.payload = payload->name;
+    u.kind =
+        payload->delta_source_sha256 ? format::PayloadKind::kDelta : format::PayloadKind::kFull;
+    u.image_size = payload->image_size;
+    u.image_sha256 = payload->image_sha256;
+    u.delta_source_sha256 = payload->delta_source_sha256;
+    u.progress = {};
+    e.slots[target].reset();  // about to be overwritten
+  });
+}
+
+Status Agent::WriteSlot() {
+  const format::JournalUpdate u = *journal_.update;
+  if (booted_ == Target()) {
+    return Fail(Error(Errc::kWrongSlot, "running from slot " + SlotName(booted_) +
+                                            ", the install target: refusing to write it"),
+                HookPhase::kInstall);
+  }
+  if (Status st = RunHook(HookPhase::kInstall, HookAction::kEnter); !st.ok()) {
+    return Fail(std::move(st).error(), HookPhase::kInstall);
+  }
+  auto src = OpenBundle();
+  if (!src.ok()) return Fail(std::move(src).error(), HookPhase::kInstall);
+  auto reader = format::BundleReader::Open(**src, Verification());
+  if (!reader.ok()) return Fail(std::move(reader).error(), HookPhase::kInstall);
+  if (crypto::Sha256::Of(reader->manifest_bytes()) != u.manifest_sha256) {
+    return Fail(Error(Errc::kInterrupted, "bundle " + u.bundle + " changed since it was verified"),
+                HookPhase::kInstall);
+  }
+  for (const auto& p : reader->manifest().payloads) {
+    if (p.name == u.payload) break;
+    if (Status st = reader->SkipPayload(); !st.ok()) {
+      return Fail(std::move(st).error(), HookPhase::kInstall);
+    }
+  }
+
+  storage::BlockDevice& target = SlotDevice(u.target_slot);
+  const std::uint64_t unit =
+      std::max<std::uint64_t>({target.erase_size(), target.program_size(), 1});
+  const std::uint64_t every = (options_.checkpoint_bytes + unit - 1) / unit * unit;
+  // A restart point is trusted only if it is one the writer could have recorded.
+  std::uint64_t resume = u.progress.output_bytes;
+  if (resume % unit != 0 || resume > u.image_size) resume = 0;
+
+  auto checkpoint = [this](std::uint64_t output, std::uint32_t segment) {
+    JournalEntry e = journal_;
+    e.update->progress.output_bytes = output;
+    e.update->progress.delta_segment = segment;
+    return Save(e);
+  };
+  Status written = Ok();
+  if (u.kind == format::PayloadKind::kFull) {
+    internal::SlotWriter out(target, resume, every,
+                             [&](std::uint64_t pos) { return checkpoint(pos, 0); });
+    internal::SkipSink skip(resume, out);
+    written = reader->ReadPayloadImage(skip);
+    if (written.ok()) written = out.Finish();
+  } else {
+    storage::BlockDevice& active = SlotDevice(static_cast<SlotIndex>(1 - u.target_slot));
+    const auto old_image = storage::MakeDeviceReader(active, 0, active.size());
+    std::uint32_t segment = resume == 0 ? 0 : u.progress.delta_segment;
+    if (segment == 0) resume = 0;
+    internal::SlotWriter out(target, resume);
+    delta::NativeApplyOptions opts;
+    opts.verify_source = true;
+    opts.max_new_size = target.size();
+    opts.resume_segment = segment;
+    delta::NativeApplier applier(*old_image, out, opts);
+    std::uint64_t last_checkpoint = resume;
+    // Checkpoints at segment boundaries: the applier's only restart points.
+    FunctionSink feed([&](ByteView d) -> Status {
+      UPLIFT_TRY(applier.Write(d));
+      const auto p = applier.progress();
+      if (p.segments_done > segment && p.new_offset == out.pos() &&
+          p.new_offset - last_checkpoint >= every && p.new_offset < u.image_size) {
+        UPLIFT_ASSIGN(const bool done, out.Checkpoint());
+        if (done) {
+          segment = p.segments_done;
+          last_checkpoint = p.new_offset;
+          UPLIFT_TRY(checkpoint(p.new_offset, segment));
+        }
+      }
+      return Ok();
+    });
+    written = reader->ReadPayload(feed);
+    if (written.ok()) written = applier.Finish();
+    if (written.ok()) written = out.Finish();
+  }
+  if (!written.ok()) {
+    // A dead device (power cut) cannot take a journal write either: leave recovery to resume.
+    if (written.error().Is(storage::Errc::kPowerLost)) return std::move(written).error();
+    return Fail(std::move(written).error().Context("writing slot " + SlotName(Target())),
+                HookPhase::kInstall);
+  }
+  auto digest = internal::HashDevice(target, u.image_size);
+  if (!digest.ok()) return std::move(digest).error();
+  if (*digest != u.image_sha256) {
+    return Fail(
+        Error(Errc::kReadbackMismatch, "slot " + SlotName(Target()) + " reads back as " +
+                                           ToHex(*digest) + ", expected " + ToHex(u.image_sha256)),
+        HookPhase::kInstall);
+  }
+  UPLIFT_TRY(Transition(Event::kWritten, [&](JournalEntry& e) {
+    e.update->progress.output_bytes = u.image_size;
+    e.slots[u.target_slot] = format::SlotFacts{u.version, u.image_size, u.image_sha256};
+  }));
+  if (Status st = RunHook(HookPhase::kInstall, HookAction::kLeave); !st.ok()) {
+    return Fail(std::move(st).error(), HookPhase::kInstall);
+  }
+  return Ok();
+}
+
+// Installed, still running from the old slot: arm the trial (once more if the arm never reached
+// the environment) and reboot; or notice that the bootloader already gave up on the new slot.
+Status Agent::ArmAndReboot() {
+  UPLIFT_ASSIGN(const boot::BootState env, deps_.boot.Read());
+  const auto& u = *journal_.update;
+  const bool armed = env.upgrade_available && env.boot_part == Target();
+  if (!armed) {
+    if (u.arm_count > 0 && env.bootcount > 0) {
+      return StartRollback(
+          Error(Errc::kRolledBack, "the bootloader fell back to slot " + SlotName(booted_) +
+                                       " after " + std::to_string(env.bootcount) +
+                                       " boot attempts of slot " + SlotName(Target())));
+    }
+    if (u.arm_count >= options_.max_arms) {
+      return StartRollback(Error(Errc::kRolledBack, "slot " + SlotName(Target()) + " armed " +
+                                                        std::to_string(u.arm_count) +
+                                                        " times but never booted"));
+    }
+    if (Status st = RunHook(HookPhase::kReboot, HookAction::kEnter); !st.ok()) {
+      return Fail(std::move(st).error(), HookPhase::kReboot);
+    }
+    JournalEntry e = journal_;
+    e.update->arm_count += 1;
+    UPLIFT_TRY(Save(e));  // counted before acting, so a loop of arms ends
+    UPLIFT_TRY(deps_.boot.ArmTrial(Target()));
+  }
+  return deps_.rebooter.Reboot();
+}
+
+// --- recovery --------------------------------------------------------------------------------
+
+Status Agent::ResumeCounted(const std::function<Status(Error)>& give_up) {
+  const AgentState state = journal_.state;
+  if (journal_.boot_attempts + 1 > options_.max_boot_attempts) {
+    return give_up(Error(Errc::kInterrupted,
+                         std::string("gave up after ") + std::to_string(journal_.boot_attempts) +
+                             " start-ups in state " + std::string(format::AgentStateName(state))));
+  }
+  return Transition(Event::kResume, [](JournalEntry& e) { e.boot_attempts += 1; });
+}
+
+Status Agent::Recover() {
+  if (!loaded_) UPLIFT_TRY(Load());
+  switch (journal_.state) {
+    case AgentState::kIdle:
+    case AgentState::kCommitted:
+    case AgentState::kRolledBack:
+    case AgentState::kFailed: {
+      if (IndexOf(booted_) != journal_.active_slot) {
+        // The bootloader chose another slot than the committed one (a fall-back after commit,
+        // or a manual switch): what runs is what counts from now on; keep a note of it.
+        JournalEntry e = journal_;
+        e.last_error =
+            ToJournal(Error(Errc::kWrongSlot, "booted slot " + SlotName(booted_) +
+                                                  " instead of committed slot " +
+                                                  SlotName(SlotOf(e.active_slot)) + "; adopted it"),
+                      e.state);
+        e.active_slot = IndexOf(booted_);
+        UPLIFT_TRY(Save(e));
+      }
+      // A healthy boot at rest: reset the boot counter (MarkGood skips a write if nothing changes).
+      return deps_.boot.MarkGood(booted_);
+    }
+    case AgentState::kDownloading:
+      return Fail(Error(Errc::kInterrupted, "download interrupted (no transport in this agent)"),
+                  HookPhase::kDownload);
+    case AgentState::kVerifying:
+    case AgentState::kInstalling: {
+      const HookPhase phase =
+          journal_.state == AgentState::kVerifying ? HookPhase::kDownload : HookPhase::kInstall;
+      UPLIFT_TRY(ResumeCounted([&](Error e) { return Fail(std::move(e), phase); }));
+      return ContinueUpdate();
+    }
+    case AgentState::kInstalled:
+      if (booted_ == Target()) {
+        UPLIFT_TRY(Transition(Event::kBooted, [](JournalEntry& e) { e.boot_attempts = 1; }));
+        return Trial();
+      }
+      return ArmAndReboot();
+    case AgentState::kTrialBoot:
+      if (booted_ != Target()) {
+        return StartRollback(Error(Errc::kRolledBack, "the bootloader fell back to slot " +
+                                                          SlotName(booted_) + " during the trial"));
+      }
+      UPLIFT_TRY(ResumeCounted([&](Error e) {
+        return StartRollback(std::move(e).Context("reboot loop in trial boot"));
+      }));
+      if (journal_.state != AgentState::kTrialBoot) return Ok();
+      return Trial();
+    case AgentState::kRollingBack:
+      // MarkGood(old) is idempotent: no counter needed, rolling back must always finish.
+      return FinishRollback();
+  }
+  return Error(Errc::kBadTransition, "unknown state in journal");
+}
+
+Status Agent::Trial() {
+  if (Status st = RunHook(HookPhase::kReboot, HookAction::kLeave); !st.ok()) {
+    (void)RunHook(HookPhase::kReboot, HookAction::kError, st.error().message());
+    return StartRollback(std::move(st).error());
+  }
+  for (HealthCheck* check : deps_.health) {
+    if (Status st = check->Run(); !st.ok()) {
+      return StartRollback(std::move(st).error().Context("health check " + check->name()));
+    }
+  }
+  if (Status st = RunHook(HookPhase::kCommit, HookAction::kEnter); !st.ok()) {
+    (void)RunHook(HookPhase::kCommit, HookAction::kError, st.error().message());
+    return StartRollback(std::move(st).error());
+  }
+  return DoCommit();
+}
+
+Status Agent::DoCommit() {
+  const auto& u = *journal_.update;
+  const SlotIndex target = u.target_slot;
+  const std::uint64_t floor = std::max(journal_.committed_security_counter, u.security_counter);
+  UPLIFT_TRY(Transition(Event::kHealthy, [&](JournalEntry& e) {
+    e.active_slot = target;
+    e.committed_security_counter = floor;
+    e.last_error.reset();
+  }));
+  UPLIFT_TRY(deps_.boot.MarkGood(SlotOf(target)));
+  if (Status st = RunHook(HookPhase::kCommit, HookAction::kLeave); !st.ok()) {
+    // Committed is committed: a Leave hook can only report.
+    JournalEntry e = journal_;
+    e.last_error = ToJournal(st.error(), AgentState::kCommitted);
+    UPLIFT_TRY(Save(e));
+  }
+  return Ok();
+}
+
+Status Agent::StartRollback(Error reason) {
+  // Rolling back is the safe direction: Rollback hooks are told, never asked.
+  (void)RunHook(HookPhase::kRollback, HookAction::kEnter, reason.message());
+  const AgentState state = journal_.state;
+  UPLIFT_TRY(Transition(Event::kRollback,
+                        [&](JournalEntry& e) { e.last_error = ToJournal(reason, state); }));
+  return FinishRollback();
+}
+
+Status Agent::FinishRollback() {
+  const boot::Slot old = boot::Other(Target());
+  UPLIFT_TRY(deps_.boot.MarkGood(old));
+  if (booted_ != old) return deps_.rebooter.Reboot();
+  UPLIFT_TRY(
+      Transition(Event::kRolledBack, [&](JournalEntry& e) { e.active_slot = IndexOf(old); }));
+  (void)RunHook(HookPhase::kRollback, HookAction::kLeave);
+  return Ok();
+}
+
+// --- manual ------------------------------------------------------------------------------------
+
+Status Agent::Commit() {
+  if (!loaded_) UPLIFT_TRY(Load());
+  const AgentState s = journal_.state;
+  if (s != AgentState::kInstalled && s != AgentState::kTrialBoot) {
+    return Error(Errc::kNothingToDo,
+                 "no update on trial (state " + std::string(format::AgentStateName(s)) + ")");
+  }
+  if (booted_ != Target()) {
+    return Error(Errc::kWrongSlot, "running from slot " + SlotName(booted_) +
+                                       "; reboot into slot " + SlotName(Target()) +
+                                       " before committing it");
+  }
+  if (s == AgentState::kInstalled) UPLIFT_TRY(Transition(Event::kBooted));
+  if (Status st = RunHook(HookPhase::kCommit, HookAction::kEnter); !st.ok()) {
+    (void)RunHook(HookPhase::kCommit, HookAction::kError, st.error().message());
+    return st;
+  }
+  return DoCommit();
+}
+
+Status Agent::Rollback() {
+  if (!loaded_) UPLIFT_TRY(Load());
+  const AgentState s = journal_.state;
+  if (s == AgentState::kRollingBack) return FinishRollback();
+  if (s != AgentState::kInstalled && s != AgentState::kTrialBoot) {
+    return Error(Errc::kNothingToDo,
+                 "no update to roll back (state " + std::string(format::AgentStateName(s)) + ")");
+  }
+  return StartRollback(Error(Errc::kRolledBack, "manual rollback"));
+}
+
+}  // namespace uplift::agent
