@@ -10,15 +10,11 @@
 #include <random>
 #include <vector>
 
+#include "test_images.hpp"
 namespace uplift::delta {
 namespace {
 
-Bytes Random(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  Bytes b(n);
-  for (auto& x : b) x = static_cast<std::uint8_t>(rng());
-  return b;
-}
+using testing::Random;
 
 // Dense in the bytes the filters look at (E8, REX 8B/8D ModRM, FF 15, 00, FF; BL/B/ADRP opcode
 // bytes), so the overlapping and rejected cases occur often.

@@ -62,6 +62,7 @@ struct NativeApplier::Impl {
   std::uint64_t skip_left = 0;
 
   Bytes ctrl;
+  std::uint64_t extra_total = 0;  // Σ copy of the current segment's ops
   Bytes segment;  // the new bytes of the current segment
   std::array<std::uint8_t, kPiece> piece{};
   std::array<std::uint8_t, kPiece> old_piece{};
@@ -351,7 +352,7 @@ struct NativeApplier::Impl {
   Status EndStream() {
     switch (stage) {
       case Stage::kCtrl: {
-        std::uint64_t diff_total = 0, extra_total = 0;
+        std::uint64_t diff_total = 0;
         UPLIFT_TRY(ValidateOps(&diff_total, &extra_total));
         segment.assign(seg.new_length, 0);
         ctrl_pos = 0;
@@ -361,8 +362,6 @@ struct NativeApplier::Impl {
         return BeginStream(Stage::kDiff, seg.diff_size, diff_total);
       }
       case Stage::kDiff: {
-        std::uint64_t diff_total = 0, extra_total = 0;
-        UPLIFT_TRY(ValidateOps(&diff_total, &extra_total));
         ctrl_pos = 0;
         op_left = 0;
         out_pos = 0;

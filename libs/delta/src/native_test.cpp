@@ -11,18 +11,11 @@
 #include "uplift/delta/diff.hpp"
 #include "uplift/delta/native.hpp"
 
+#include "test_images.hpp"
 namespace uplift::delta {
 namespace {
 
-Bytes BinaryLike(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  Bytes b(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto r = rng();
-    b[i] = (r % 4 == 0) ? static_cast<std::uint8_t>(r >> 8) : static_cast<std::uint8_t>(r % 16);
-  }
-  return b;
-}
+using testing::BinaryLike;
 
 // old with edits: a few changed bytes, an insertion, a deletion, a moved block.
 Bytes Edited(const Bytes& old_image, std::uint32_t seed) {
