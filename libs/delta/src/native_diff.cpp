@@ -58,6 +58,27 @@ void BuildSegment(const matcher::MatchIndex& index, ByteView filtered_new, ByteV
       return;
     }
   }
+  // A heavily rewritten segment (a major version: new code everywhere) can cost less as its own
+  // bytes, compressed, than as ops against the old image. Only tried where the delta is already
+  // large, so ordinary updates do not pay a second compression.
+  const std::uint64_t delta_size = c->size() + d->size() + e->size();
+  const auto length = static_cast<std::uint64_t>(end - begin);
+  if (delta_size * 8 > length && op_count > 1) {
+    Bytes literal_ctrl;
+    native::PutOp(literal_ctrl, {0, length, 0});
+    const ByteView raw = filtered_new.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(length));
+    auto lc = native::CompressStream(codec, level, literal_ctrl);
+    auto le = native::CompressStream(codec, level, raw);
+    if (lc.ok() && le.ok() && lc->size() + le->size() < delta_size) {
+      ctrl = std::move(literal_ctrl);
+      c = std::move(lc);
+      d = Bytes{};
+      e = std::move(le);
+      op_count = 1;
+      old_start = 0;
+      out.ops = 1;
+    }
+  }
   out.ctrl = std::move(*c);
   out.diff = std::move(*d);
   out.extra = std::move(*e);

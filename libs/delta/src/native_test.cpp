@@ -91,6 +91,24 @@ TEST(NativeDelta, SameOutputWithOneOrManyThreads) {
   EXPECT_EQ(Create(old_image, new_image, one), Create(old_image, new_image, many));
 }
 
+TEST(NativeDelta, RewrittenSegmentsTravelAsTheirOwnBytes) {
+  // New content unrelated to the old image: bsdiff's ops would add noise on top of the literal
+  // bytes, so each segment falls back to one copy op of its own (compressed) bytes.
+  const Bytes old_image = BinaryLike(256 * 1024, 23);
+  Bytes new_image = BinaryLike(256 * 1024, 24);
+  NativeCreateOptions opt;
+  opt.segment_size = 64 * 1024;
+  opt.filter = Filter::kNone;
+  MemorySink patch;
+  auto stats = CreateNative(old_image, new_image, patch, opt);
+  ASSERT_TRUE(stats.ok()) << stats.error().message();
+  EXPECT_EQ(stats->ops, stats->header.segment_count) << "one literal op per segment";
+  EXPECT_EQ(stats->diff_bytes, 0u);
+  auto out = Apply(old_image, patch.bytes(), 4000);
+  ASSERT_TRUE(out.ok()) << out.error().message();
+  EXPECT_EQ(*out, new_image);
+}
+
 TEST(NativeDelta, EdgeSizes) {
   const Bytes some = BinaryLike(100000, 5);
   for (const auto& [o, n] : std::vector<std::pair<Bytes, Bytes>>{
