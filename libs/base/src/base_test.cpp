@@ -4,8 +4,10 @@
 
 #include <filesystem>
 
+#include "uplift/base/async_sink.hpp"
 #include "uplift/base/bytes.hpp"
 #include "uplift/base/io.hpp"
+#include "uplift/base/range_source.hpp"
 #include "uplift/base/result.hpp"
 
 namespace uplift {
@@ -114,6 +116,78 @@ TEST_F(TempDir, ReadFileBoundsSizeAndReportsMissing) {
   const auto missing = ReadFile(dir_ + "/nope", 9);
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(missing.error().Is(base::Errc::kNotFound));
+}
+
+TEST(AsyncSink, WritesEverythingInOrderWithABoundedQueue) {
+  MemorySink out;
+  Bytes all;
+  {
+    AsyncSink async(out, 64 * 1024);
+    for (std::uint32_t i = 0; i < 300; ++i) {
+      Bytes piece(1000 + i * 37, static_cast<std::uint8_t>(i));
+      all.insert(all.end(), piece.begin(), piece.end());
+      ASSERT_TRUE(async.Write(piece).ok());
+    }
+    ASSERT_TRUE(async.Finish().ok());
+  }
+  EXPECT_EQ(out.bytes(), all);
+}
+
+class FailingSink final : public ByteSink {
+ public:
+  Status Write(ByteView data) override {
+    written += data.size();
+    if (written > 100'000) return Error(base::Errc::kIo, "disk full");
+    return Ok();
+  }
+  std::size_t written = 0;
+};
+
+TEST(AsyncSink, TheFirstErrorOfTheWriterComesBack) {
+  FailingSink failing;
+  AsyncSink async(failing, 64 * 1024);
+  Status st = Ok();
+  const Bytes piece(10'000, 1);
+  for (int i = 0; i < 1000 && st.ok(); ++i) st = async.Write(piece);
+  if (st.ok()) st = async.Finish();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("disk full"), std::string::npos);
+  EXPECT_LT(failing.written, 300'000u);  // the writer stopped at its error
+}
+
+TEST(AsyncSink, DestroyedWithoutFinishDoesNotHang) {
+  MemorySink out;
+  AsyncSink async(out, 64 * 1024);
+  ASSERT_TRUE(async.Write(Bytes(200'000, 7)).ok());
+}
+
+TEST(RangeSource, FileRangesRereadsAndValidators) {
+  const std::string path = ::testing::TempDir() + "/range-source-test";
+  Bytes data(10'000);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7);
+  ASSERT_TRUE(WriteFileAtomic(path, data).ok());
+  auto src = FileRangeSource::Open(path);
+  ASSERT_TRUE(src.ok());
+  auto stream = (*src)->OpenRange(100, 300);
+  ASSERT_TRUE(stream.ok());
+  Bytes got(500);
+  auto n = (*stream)->Read(got);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 200u);
+  EXPECT_TRUE(std::equal(got.begin(), got.begin() + 200, data.begin() + 100));
+  Bytes re(50);
+  ASSERT_TRUE((*src)->Reread(9950, re).ok());
+  EXPECT_TRUE(std::equal(re.begin(), re.end(), data.begin() + 9950));
+  EXPECT_TRUE((*src)->Reread(9960, re).error().Is(base::Errc::kUnexpectedEof));
+  const std::string validator = (*src)->validator();
+  ASSERT_FALSE(validator.empty());
+  EXPECT_TRUE(FileRangeSource::Open(path, validator).ok());
+  // Replacing the file (a new inode) changes the validator: a resume refuses it.
+  ASSERT_TRUE(WriteFileAtomic(path, data).ok());
+  auto changed = FileRangeSource::Open(path, validator);
+  ASSERT_FALSE(changed.ok());
+  EXPECT_TRUE(changed.error().Is(base::Errc::kSourceChanged));
+  std::remove(path.c_str());
 }
 
 }  // namespace

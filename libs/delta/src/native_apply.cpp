@@ -50,8 +50,12 @@ struct NativeApplier::Impl {
   std::optional<NativeHeader> header;
   SegmentHeader seg;
   std::uint32_t next_segment = 0;
-  std::uint64_t patch_consumed = 0;
+  std::uint64_t patch_consumed = 0;  // bytes fed to Write
+  std::uint64_t patch_skipped = 0;   // bytes between the header and resume_patch_offset, not fed
   NativeProgress progress;
+  // A segment ended in the current Step: progress.patch_offset is set once the Step's bytes are
+  // counted (a Step never consumes past the end of a segment).
+  bool restart_point_reached = false;
 
   // Current compressed stream.
   std::unique_ptr<native::StreamDecoder> decoder;
@@ -75,6 +79,9 @@ struct NativeApplier::Impl {
   std::uint64_t out_pos = 0;  // in segment
   std::uint64_t old_pos = 0;
 
+  // In the coordinates of the whole patch, even when the caller skipped to resume_patch_offset.
+  std::uint64_t PatchOffset() const { return patch_consumed + patch_skipped; }
+
   Status Fail(Error e) {
     stage = Stage::kFailed;
     error = e;
@@ -88,6 +95,10 @@ struct NativeApplier::Impl {
       if (!used.ok()) return Fail(used.error());
       patch_consumed += *used;
       data = data.subspan(*used);
+      if (restart_point_reached) {
+        progress.patch_offset = PatchOffset();
+        restart_point_reached = false;
+      }
     }
     return Ok();
   }
@@ -121,7 +132,7 @@ struct NativeApplier::Impl {
         return Decode(data);
       case Stage::kDone:
         return Error(Errc::kCorrupt, "delta: bytes after the last segment (at patch offset " +
-                                         Str(patch_consumed) + ")");
+                                         Str(PatchOffset()) + ")");
       case Stage::kFailed:
         return error;
     }
@@ -141,13 +152,51 @@ struct NativeApplier::Impl {
     if (options.resume_segment > h.segment_count) {
       return Error(base::Errc::kInvalidArgument, "delta: resume segment beyond the last segment");
     }
+    if (options.resume_patch_offset != 0) UPLIFT_TRY(CheckResumeOffset(h));
     if (options.verify_source) UPLIFT_TRY(VerifySource(h));
     old_view.Configure(h.filter, h.old_filter_range, h.old_size);
     header = h;
     segment.reserve(h.segment_size);
-    progress = {options.resume_segment, std::uint64_t{options.resume_segment} * h.segment_size, 0};
-    stage = h.segment_count == 0 ? Stage::kDone : Stage::kSegmentHeader;
+    progress = {options.resume_segment,
+                std::min<std::uint64_t>(std::uint64_t{options.resume_segment} * h.segment_size,
+                                        h.new_size),
+                options.resume_patch_offset};
+    if (options.resume_patch_offset != 0) {
+      // The caller jumps to the restart point: what follows the header is segment
+      // resume_segment, and the OnSegmentHeader index check holds it to that.
+      patch_skipped = options.resume_patch_offset - kNativeHeaderSize;
+      next_segment = options.resume_segment;
+    }
+    stage = next_segment == h.segment_count ? Stage::kDone : Stage::kSegmentHeader;
     return Ok();
+  }
+
+  // Every segment takes at least its header and at most its header plus three streams at the
+  // bounds OnSegmentHeader enforces, so an offset outside [lo, hi] cannot be segment k's start
+  // in any patch with this header. (k ≤ segment_count < 2^32 and a segment's bound < 2^24: no
+  // overflow.)
+  Status CheckResumeOffset(const NativeHeader& h) const {
+    const std::uint64_t k = options.resume_segment;
+    if (k == 0) {
+      return Error(base::Errc::kInvalidArgument, "delta: resume_patch_offset set without resume_segment");
+    }
+    const std::uint64_t max_segment = native::kSegmentHeaderSize + native::CompressedBound(native::kMaxCtrlSize) +
+                                      2 * native::CompressedBound(h.segment_size);
+    const std::uint64_t lo = kNativeHeaderSize + k * native::kSegmentHeaderSize;
+    const std::uint64_t hi = kNativeHeaderSize + k * max_segment;
+    if (options.resume_patch_offset < lo || options.resume_patch_offset > hi) {
+      return Error(Errc::kCorrupt, "delta: segment " + Str(k) + " cannot start at patch offset " +
+                                       Str(options.resume_patch_offset) + " (this patch's header allows [" + Str(lo) +
+                                       ", " + Str(hi) + "])");
+    }
+    return Ok();
+  }
+
+  // The first segment header after a jump to resume_patch_offset is where a wrong offset shows.
+  Error AtResume(Error e) const {
+    if (options.resume_patch_offset == 0 || next_segment != options.resume_segment) return e;
+    return std::move(e).Context("resuming segment " + Str(options.resume_segment) + " at patch offset " +
+                                Str(options.resume_patch_offset) + " (a wrong restart point?)");
   }
 
   Status VerifySource(const NativeHeader& h) {
@@ -167,13 +216,15 @@ struct NativeApplier::Impl {
   }
 
   Status OnSegmentHeader() {
-    UPLIFT_ASSIGN(seg, native::DecodeSegmentHeader(fixed));
+    auto decoded = native::DecodeSegmentHeader(fixed);
+    if (!decoded.ok()) return AtResume(std::move(decoded).error());
+    seg = *decoded;
     const NativeHeader& h = *header;
     const std::uint64_t start = std::uint64_t{next_segment} * h.segment_size;
     const std::uint64_t expect_len = std::min<std::uint64_t>(h.segment_size, h.new_size - start);
     if (seg.index != next_segment) {
-      return Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " where segment " + Str(next_segment) +
-                                       " was expected");
+      return AtResume(Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " where segment " +
+                                                Str(next_segment) + " was expected"));
     }
     if (seg.new_length != expect_len) {
       return Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " declares " + Str(seg.new_length) +
@@ -384,7 +435,10 @@ struct NativeApplier::Impl {
       }
       if (options.resume_segment == 0) new_hash.Update(segment);
       UPLIFT_TRY(out.Write(segment));
-      progress = {seg.index + 1, start + seg.new_length, patch_consumed};
+      progress = {seg.index + 1, start + seg.new_length, progress.patch_offset};
+      restart_point_reached = true;
+    } else if (seg.index + 1 == options.resume_segment) {
+      restart_point_reached = true;  // now the restart point's patch offset is known
     }
     ++next_segment;
     stage = next_segment == h.segment_count ? Stage::kDone : Stage::kSegmentHeader;
@@ -402,7 +456,7 @@ Status NativeApplier::Finish() {
   Impl& s = *impl_;
   if (s.stage == Stage::kFailed) return s.error;
   if (s.stage != Stage::kDone) {
-    return s.Fail(Error(Errc::kTruncated, "delta: patch ends after " + Str(s.patch_consumed) + " bytes, inside " +
+    return s.Fail(Error(Errc::kTruncated, "delta: patch ends after " + Str(s.PatchOffset()) + " bytes, inside " +
                                               (s.header ? "segment " + Str(s.next_segment) : std::string("the header"))));
   }
   if (s.options.resume_segment == 0 && s.new_hash.Finish() != s.header->new_sha256) {

@@ -165,6 +165,171 @@ TEST(NativeDelta, ResumesAtARestartPoint) {
   EXPECT_EQ(joined, new_image);
 }
 
+// Every restart point of a whole apply, fed in pieces small enough that no Write crosses two
+// segment ends (a segment is at least its 48-byte header), plus the output it produced.
+std::vector<NativeProgress> RestartPoints(const Bytes& old_image, const Bytes& patch, Bytes* out_bytes) {
+  MemoryRandomAccess old_ra(old_image);
+  MemorySink out;
+  NativeApplier a(old_ra, out);
+  std::vector<NativeProgress> points{NativeProgress{}};
+  for (std::size_t i = 0; i < patch.size(); i += 7) {
+    EXPECT_TRUE(a.Write(ByteView(patch).subspan(i, std::min<std::size_t>(7, patch.size() - i))).ok());
+    if (a.progress().segments_done != points.back().segments_done) points.push_back(a.progress());
+  }
+  EXPECT_TRUE(a.Finish().ok());
+  *out_bytes = out.Take();
+  return points;
+}
+
+// Resumes at `p`: with jump, the header then patch[p.patch_offset..]; without, the whole patch.
+// Returns the output and the restart points seen on the way.
+Result<Bytes> ResumeAt(const Bytes& old_image, const Bytes& patch, const NativeProgress& p, bool jump,
+                       std::vector<NativeProgress>* seen = nullptr) {
+  NativeApplyOptions opt;
+  opt.resume_segment = p.segments_done;
+  Bytes fed = patch;
+  if (jump) {
+    opt.resume_patch_offset = p.patch_offset;
+    fed.assign(patch.begin(), patch.begin() + kNativeHeaderSize);
+    fed.insert(fed.end(), patch.begin() + static_cast<std::ptrdiff_t>(p.patch_offset), patch.end());
+  }
+  MemoryRandomAccess old_ra(old_image);
+  MemorySink out;
+  NativeApplier a(old_ra, out, opt);
+  for (std::size_t i = 0; i < fed.size(); i += 5) {
+    UPLIFT_TRY(a.Write(ByteView(fed).subspan(i, std::min<std::size_t>(5, fed.size() - i))));
+    if (seen && (seen->empty() || a.progress().segments_done != seen->back().segments_done ||
+                 a.progress().patch_offset != seen->back().patch_offset)) {
+      seen->push_back(a.progress());
+    }
+  }
+  UPLIFT_TRY(a.Finish());
+  return out.Take();
+}
+
+TEST(NativeDelta, RestartPointsAreExactPatchOffsets) {
+  const Bytes old_image = BinaryLike(500 * 1024, 31);
+  const Bytes new_image = Edited(old_image, 32);
+  NativeCreateOptions opt;
+  opt.segment_size = 64 * 1024;
+  const Bytes patch = Create(old_image, new_image, opt);
+  Bytes out;
+  const auto points = RestartPoints(old_image, patch, &out);
+  ASSERT_EQ(out, new_image);
+  const std::uint32_t count = ParseNativeHeader(patch)->segment_count;
+  ASSERT_EQ(points.size(), count + 1u);
+  for (std::size_t k = 1; k < points.size(); ++k) {
+    const NativeProgress& p = points[k];
+    EXPECT_EQ(p.segments_done, k);
+    EXPECT_EQ(p.new_offset, std::min<std::uint64_t>(k * opt.segment_size, new_image.size()));
+    if (k == count) {
+      EXPECT_EQ(p.patch_offset, patch.size());
+      continue;
+    }
+    // Segment k's header starts exactly there.
+    ASSERT_LT(p.patch_offset + native::kSegmentHeaderSize, patch.size());
+    auto seg = native::DecodeSegmentHeader(ByteView(patch).subspan(p.patch_offset, native::kSegmentHeaderSize));
+    ASSERT_TRUE(seg.ok()) << "restart point " << k << " at " << p.patch_offset << ": " << seg.error().message();
+    EXPECT_EQ(seg->index, k);
+  }
+}
+
+TEST(NativeDelta, ResumesAtEverySegmentBoundaryWithAndWithoutPatchOffset) {
+  const Bytes old_image = BinaryLike(500 * 1024, 33);
+  const Bytes new_image = Edited(old_image, 34);
+  NativeCreateOptions opt;
+  opt.segment_size = 64 * 1024;  // 8 segments
+  const Bytes patch = Create(old_image, new_image, opt);
+  Bytes out;
+  const auto points = RestartPoints(old_image, patch, &out);
+  ASSERT_GE(points.size(), 8u);
+  for (std::size_t k = 1; k < points.size(); ++k) {
+    const NativeProgress& p = points[k];
+    const Bytes tail(new_image.begin() + static_cast<std::ptrdiff_t>(p.new_offset), new_image.end());
+    for (bool jump : {false, true}) {
+      std::vector<NativeProgress> seen;
+      auto rest = ResumeAt(old_image, patch, p, jump, &seen);
+      ASSERT_TRUE(rest.ok()) << "segment " << k << (jump ? " jump: " : ": ") << rest.error().message();
+      EXPECT_EQ(*rest, tail) << "segment " << k << (jump ? " jump" : "");
+      // The later restart points are the same as in the uninterrupted apply, in whole-patch
+      // coordinates (with the jump, the first one seen is the resume point itself).
+      std::vector<NativeProgress> later;
+      for (const auto& q : seen) {
+        if (q.segments_done > k || (jump && q.segments_done == k)) later.push_back(q);
+      }
+      const std::size_t from = jump ? k : k + 1;
+      ASSERT_EQ(later.size(), points.size() - from) << "segment " << k << (jump ? " jump" : "");
+      for (std::size_t i = 0; i < later.size(); ++i) {
+        EXPECT_EQ(later[i].segments_done, points[from + i].segments_done);
+        EXPECT_EQ(later[i].new_offset, points[from + i].new_offset);
+        EXPECT_EQ(later[i].patch_offset, points[from + i].patch_offset) << "segment " << k << " point " << i;
+      }
+    }
+  }
+}
+
+TEST(NativeDeltaHostile, WrongResumeOffsetFailsCleanly) {
+  const Bytes old_image = BinaryLike(300 * 1024, 35);
+  const Bytes new_image = Edited(old_image, 36);
+  NativeCreateOptions opt;
+  opt.segment_size = 64 * 1024;
+  const Bytes patch = Create(old_image, new_image, opt);
+  Bytes out;
+  const auto points = RestartPoints(old_image, patch, &out);
+  ASSERT_GE(points.size(), 5u);
+  const NativeProgress p = points[2];
+  std::vector<std::uint64_t> wrong = {1,
+                                      kNativeHeaderSize - 1,
+                                      kNativeHeaderSize,  // segment 0's start
+                                      kNativeHeaderSize + 2 * native::kSegmentHeaderSize - 1,
+                                      points[1].patch_offset,  // a neighbour's start
+                                      points[3].patch_offset,
+                                      p.patch_offset - 1,
+                                      p.patch_offset + 1,
+                                      p.patch_offset + 48,
+                                      patch.size() - 1,
+                                      std::uint64_t{1} << 40,
+                                      ~std::uint64_t{0}};
+  for (std::uint64_t off = p.patch_offset + 2; off < p.patch_offset + 400; off += 13) wrong.push_back(off);
+  for (std::uint64_t off : wrong) {
+    NativeApplyOptions ro;
+    ro.resume_segment = p.segments_done;
+    ro.resume_patch_offset = off;
+    MemoryRandomAccess old_ra(old_image);
+    MemorySink sink;
+    NativeApplier a(old_ra, sink, ro);
+    Status st = a.Write(ByteView(patch).first(kNativeHeaderSize));
+    if (st.ok() && off < patch.size()) st = a.Write(ByteView(patch).subspan(off));
+    if (st.ok()) st = a.Finish();
+    ASSERT_FALSE(st.ok()) << "offset " << off;
+    // Less than a segment header left to feed: the patch can only be found short, at Finish.
+    const bool short_tail = off < patch.size() && patch.size() - off < native::kSegmentHeaderSize;
+    EXPECT_TRUE(st.error().Is(short_tail ? Errc::kTruncated : Errc::kCorrupt)) << off << ": " << st.error().message();
+    EXPECT_TRUE(sink.bytes().empty()) << off;
+  }
+  // Set without a segment to resume at: a caller's mistake.
+  NativeApplyOptions ro;
+  ro.resume_patch_offset = p.patch_offset;
+  auto bad = Apply(old_image, patch, 1 << 20, ro);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.error().Is(base::Errc::kInvalidArgument)) << bad.error().message();
+}
+
+TEST(NativeDelta, ResumeWithPatchOffsetAfterTheLastSegment) {
+  const Bytes old_image = BinaryLike(200 * 1024, 37);
+  const Bytes new_image = Edited(old_image, 38);
+  NativeCreateOptions opt;
+  opt.segment_size = 64 * 1024;
+  const Bytes patch = Create(old_image, new_image, opt);
+  Bytes out;
+  const auto points = RestartPoints(old_image, patch, &out);
+  const NativeProgress& end = points.back();
+  ASSERT_EQ(end.patch_offset, patch.size());
+  auto rest = ResumeAt(old_image, patch, end, true);
+  ASSERT_TRUE(rest.ok()) << rest.error().message();
+  EXPECT_TRUE(rest->empty());
+}
+
 TEST(NativeDelta, WrongSourceRefusedBeforeAnyOutput) {
   const Bytes old_image = BinaryLike(100 * 1024, 13);
   const Bytes new_image = Edited(old_image, 14);

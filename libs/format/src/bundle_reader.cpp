@@ -89,6 +89,14 @@ Result<BundleReader> BundleReader::Open(ByteSource& src, const VerifyOptions& op
     first += p.chunk_count();
     if (p.size > 0) max_chunk = std::max(max_chunk, p.chunk_size);
   }
+  // Sizes are bounded by the manifest (sum ≤ 2^53 - 1), so these sums cannot overflow.
+  std::uint64_t offset = kHeaderSize + std::uint64_t{r.header_.manifest_size} +
+                         r.header_.signatures_size + r.header_.chunk_index_size;
+  for (const auto& p : m.payloads) {
+    r.payload_offset_.push_back(offset);
+    offset += p.size;
+  }
+  r.payload_offset_.push_back(offset);
   r.chunk_buf_.resize(max_chunk);  // at most kMaxChunkSize
   return r;
 }
@@ -149,6 +157,12 @@ Status BundleReader::CheckPolicy(const VerifyOptions& o) const {
   return Ok();
 }
 
+bool BundleReader::ChunkMatches(std::size_t payload, std::uint64_t chunk, ByteView bytes) const {
+  const auto digest = crypto::Sha256::Of(bytes);
+  const std::uint8_t* expected = chunk_index_.data() + (first_chunk_[payload] + chunk) * 32;
+  return std::equal(digest.begin(), digest.end(), expected);
+}
+
 Status BundleReader::ReadPayload(ByteSink& sink) {
   if (next_payload_ >= manifest_.payloads.size()) {
     return Error(base::Errc::kInvalidArgument, "no more payloads");
@@ -161,9 +175,7 @@ Status BundleReader::ReadPayload(ByteSink& sink) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, p.chunk_size));
     const MutableByteView chunk(chunk_buf_.data(), n);
     UPLIFT_TRY(ReadPart(*src_, chunk, "payload \"" + p.name + "\""));
-    const auto digest = crypto::Sha256::Of(chunk);
-    const std::uint8_t* expected = chunk_index_.data() + (first_chunk_[index] + i) * 32;
-    if (!std::equal(digest.begin(), digest.end(), expected)) {
+    if (!ChunkMatches(index, i, chunk)) {
       return Error(Errc::kHashMismatch,
                    "payload \"" + p.name + "\" chunk " + std::to_string(i) + " hash mismatch");
     }
@@ -173,6 +185,75 @@ Status BundleReader::ReadPayload(ByteSink& sink) {
   }
   if (whole.Finish() != p.sha256) {
     return Error(Errc::kHashMismatch, "payload \"" + p.name + "\" SHA-256 mismatch");
+  }
+  return Ok();
+}
+
+std::uint64_t BundleReader::PayloadOffset(std::size_t index) const {
+  return payload_offset_[std::min(index, payload_offset_.size() - 1)];
+}
+
+std::pair<std::uint64_t, std::uint64_t> BundleReader::ChunkWindow(std::size_t index,
+                                                                  std::uint64_t begin,
+                                                                  std::uint64_t end) const {
+  if (index >= manifest_.payloads.size()) return {payload_offset_.back(), payload_offset_.back()};
+  const PayloadInfo& p = manifest_.payloads[index];
+  const std::uint64_t base = payload_offset_[index];
+  end = std::min(end, p.size);
+  begin = std::min(begin, end);
+  const std::uint64_t first = begin / p.chunk_size * p.chunk_size;
+  if (begin == end) return {base + first, base + first};
+  // end ≤ size ≤ 2^53 - 1: rounding up cannot overflow.
+  const std::uint64_t last =
+      std::min((end + std::uint64_t{p.chunk_size} - 1) / p.chunk_size * p.chunk_size, p.size);
+  return {base + first, base + last};
+}
+
+Status BundleReader::StreamPayload(std::size_t index, std::uint64_t begin, std::uint64_t end,
+                                   ByteSource& src, ByteSink& sink, const ChunkRefetch& refetch) {
+  if (index >= manifest_.payloads.size()) {
+    return Error(base::Errc::kInvalidArgument,
+                 "payload index " + std::to_string(index) + " out of range (the bundle has " +
+                     std::to_string(manifest_.payloads.size()) + " payloads)");
+  }
+  const PayloadInfo& p = manifest_.payloads[index];
+  if (begin > end || begin > p.size) {
+    return Error(base::Errc::kInvalidArgument,
+                 "payload \"" + p.name + "\": range [" + std::to_string(begin) + ", " +
+                     std::to_string(end) + ") does not start inside its " + std::to_string(p.size) +
+                     " bytes");
+  }
+  end = std::min(end, p.size);
+  if (begin == end) return Ok();  // nothing to read, not even the chunk holding begin
+  const std::uint64_t base = payload_offset_[index];
+  // Chunks are read whole even where the range cuts them: a chunk can only be verified whole.
+  for (std::uint64_t j = begin / p.chunk_size; j * p.chunk_size < end; ++j) {
+    const std::uint64_t start = j * p.chunk_size;
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(p.chunk_size, p.size - start));
+    const MutableByteView chunk(chunk_buf_.data(), n);
+    const auto where = [&] { return "payload \"" + p.name + "\" chunk " + std::to_string(j); };
+    UPLIFT_TRY(ReadPart(src, chunk, where()));
+    if (!ChunkMatches(index, j, chunk)) {
+      bool repaired = false;
+      int attempts = 0;
+      while (!repaired && refetch.source != nullptr && attempts < refetch.max_attempts) {
+        ++attempts;
+        if (refetch.on_refetch) refetch.on_refetch(j, n);
+        if (Status st = refetch.source->Reread(base + start, chunk); !st.ok()) {
+          return std::move(st).error().Context("re-reading " + where());
+        }
+        repaired = ChunkMatches(index, j, chunk);
+      }
+      if (!repaired) {
+        return Error(Errc::kHashMismatch,
+                     where() + " hash mismatch" +
+                         (attempts > 0 ? " (also after " + std::to_string(attempts) + " re-reads)"
+                                       : std::string()));
+      }
+    }
+    const std::uint64_t from = std::max(begin, start) - start;
+    const std::uint64_t to = std::min<std::uint64_t>(end, start + n) - start;
+    UPLIFT_TRY(sink.Write(ByteView(chunk.data() + from, static_cast<std::size_t>(to - from))));
   }
   return Ok();
 }

@@ -130,7 +130,9 @@ Result<Prepared> Prepare(const PayloadInput& in, const WriteOptions& options, st
   }
   ChunkHashSink stored(p.chunk_size, out.spill.valid() ? &spill_sink : nullptr);
   std::optional<ZstdCompressSink> zstd;
-  if (out.spill.valid()) zstd.emplace(stored, in.zstd_level, options.threads);
+  if (out.spill.valid()) {
+    zstd.emplace(stored, in.zstd_level, options.threads, in.zstd_frame_bytes);
+  }
   TeeSink both(zstd ? static_cast<ByteSink&>(*zstd) : stored, image);
   ProgressSink progress(both, options, done, total);
   std::uint64_t image_size = 0;

@@ -103,15 +103,15 @@ Result<SlotFacts> ParseFacts(const Json& j, const std::string& path) {
 Result<JournalProgress> ParseProgress(const Json& j, const std::string& path) {
   UPLIFT_ASSIGN(const Obj o, Obj::Of(j, path,
                                      {"output_bytes", "delta_segment", "download_url",
-                                      "download_etag", "verified_bytes", "verified_chunks"}));
+                                      "source_validator", "stored_offset", "downloaded_bytes"}));
   JournalProgress p;
   UPLIFT_ASSIGN(p.output_bytes, o.Unsigned("output_bytes", kMaxInt));
   UPLIFT_ASSIGN(const std::uint64_t seg, o.Unsigned("delta_segment", kMaxU32));
   p.delta_segment = static_cast<std::uint32_t>(seg);
   UPLIFT_ASSIGN(p.download_url, o.String("download_url", kMaxJournalLocation));
-  UPLIFT_ASSIGN(p.download_etag, o.String("download_etag", kMaxJournalEtag));
-  UPLIFT_ASSIGN(p.verified_bytes, o.Unsigned("verified_bytes", kMaxInt));
-  UPLIFT_ASSIGN(p.verified_chunks, o.Unsigned("verified_chunks", kMaxInt));
+  UPLIFT_ASSIGN(p.source_validator, o.String("source_validator", kMaxJournalValidator));
+  UPLIFT_ASSIGN(p.stored_offset, o.Unsigned("stored_offset", kMaxInt));
+  UPLIFT_ASSIGN(p.downloaded_bytes, o.Unsigned("downloaded_bytes", kMaxInt));
   return p;
 }
 
@@ -197,9 +197,9 @@ Json UpdateToJson(const JournalUpdate& u) {
              {{"output_bytes", p.output_bytes},
               {"delta_segment", p.delta_segment},
               {"download_url", p.download_url},
-              {"download_etag", p.download_etag},
-              {"verified_bytes", p.verified_bytes},
-              {"verified_chunks", p.verified_chunks}}}};
+              {"source_validator", p.source_validator},
+              {"stored_offset", p.stored_offset},
+              {"downloaded_bytes", p.downloaded_bytes}}}};
   if (u.delta_source_sha256) j["delta_source_sha256"] = HexOf(*u.delta_source_sha256);
   return j;
 }

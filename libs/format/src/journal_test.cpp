@@ -34,9 +34,9 @@ JournalEntry Full() {
   u.progress.output_bytes = 16384;
   u.progress.delta_segment = 4;
   u.progress.download_url = "https://example.com/b.upl";
-  u.progress.download_etag = "\"abc\"";
-  u.progress.verified_bytes = 9;
-  u.progress.verified_chunks = 1;
+  u.progress.source_validator = "\"abc\"";
+  u.progress.stored_offset = 9;
+  u.progress.downloaded_bytes = 1;
   e.update = u;
   e.last_error =
       JournalError{"format", 19, "signature by key 12 does not verify", AgentState::kVerifying};

@@ -11,6 +11,8 @@ enum class Errc : int {
   kInvalidArgument = 3,  // a caller passed a value outside the documented domain
   kUnexpectedEof = 4,    // a stream ended before the expected number of bytes
   kTooLarge = 5,         // an input exceeds a documented bound
+  kSourceChanged = 6,    // an artifact changed between two reads of it (new ETag, file replaced)
+  kUnavailable = 7,      // a remote source stayed unreachable past its retry deadline: try later
 };
 
 }  // namespace uplift::base

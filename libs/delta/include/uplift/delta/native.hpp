@@ -56,15 +56,27 @@ struct NativeApplyOptions {
   // Hash old[0, old_size) and compare with the header's old_sha256 before writing a byte
   // (kSourceMismatch). The old source may be larger than old_size (a slot): only the prefix counts.
   bool verify_source = true;
-  // Resume: segments below this index are skipped (their patch bytes are consumed, nothing is
-  // decoded or written); output starts at resume_segment * segment_size. The caller positions
-  // its sink there. The full new_sha256 can then not be checked by the applier (each segment's
-  // CRC still is): the caller reads the result back.
+  // Resume: segments below this index are skipped (nothing of them is decoded or written);
+  // output starts at resume_segment * segment_size. The caller positions its sink there. The
+  // full new_sha256 can then not be checked by the applier (each segment's CRC still is): the
+  // caller reads the result back.
   std::uint32_t resume_segment = 0;
+  // With resume_segment > 0: the patch offset at which segment resume_segment starts (the
+  // patch_offset of progress() when that restart point was recorded). Non-zero: the caller feeds
+  // the fixed header (the first kNativeHeaderSize bytes of the patch) and then the patch from this
+  // offset on; the skipped segments are never seen. 0: the caller feeds the whole patch (the
+  // skipped segments' bytes are consumed by their sizes).
+  // A wrong offset fails with kCorrupt: at the header if no patch could have segment
+  // resume_segment there, else at the first segment header fed (its magic, CRC or index), before
+  // any output. kInvalidArgument if set with resume_segment = 0.
+  std::uint64_t resume_patch_offset = 0;
 };
 
 // A restart point: after `segments_done` segments, `new_offset` output bytes are complete and
-// `patch_offset` patch bytes have been consumed.
+// `patch_offset` patch bytes have been consumed. patch_offset is always in the coordinates of the
+// whole patch, also after a resume with resume_patch_offset; right after a resume it is the
+// restart point's own (0 if resumed without resume_patch_offset and not yet past the skipped
+// segments).
 struct NativeProgress {
   std::uint32_t segments_done = 0;
   std::uint64_t new_offset = 0;

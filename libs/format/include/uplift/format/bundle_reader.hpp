@@ -3,11 +3,15 @@
 // signatures 64 KiB, chunk index 8 MiB, one chunk of at most 4 MiB), never by a payload size.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "uplift/base/io.hpp"
+#include "uplift/base/range_source.hpp"
 #include "uplift/format/bundle.hpp"
 #include "uplift/format/manifest.hpp"
 #include "uplift/format/trust_store.hpp"
@@ -32,6 +36,15 @@ struct SignatureCheck {
 };
 
 std::string_view SignatureStatusName(SignatureStatus s);
+
+// How StreamPayload recovers a chunk that fails its hash (a bit flipped in transit, a proxy that
+// served a stale range): by reading that chunk alone again, not the whole payload.
+struct ChunkRefetch {
+  RangeSource* source = nullptr;  // null: a mismatching chunk fails at once
+  int max_attempts = 3;           // re-reads of one chunk (each from the origin) before failing
+  // Told of every re-read (chunk number within the payload, its length): statistics, logs.
+  std::function<void(std::uint64_t chunk, std::uint64_t bytes)> on_refetch;
+};
 
 class BundleReader {
  public:
@@ -60,6 +73,30 @@ class BundleReader {
   Status ReadPayloadImage(ByteSink& sink);
   // Reads and verifies the next payload, discarding it.
   Status SkipPayload();
+
+  // Bundle offset of payload `index`'s first stored byte (48 + M + S + C + sizes before it).
+  // index = payload count gives the end of the payload data (so does any larger index).
+  std::uint64_t PayloadOffset(std::size_t index) const;
+  // Bundle offsets of the chunk-aligned window holding stored bytes [begin, end) of payload
+  // `index`: start of the chunk holding `begin`, end of the chunk holding end-1 (end clamped to
+  // the payload). An empty range (begin >= end after clamping) gives an empty window at the start
+  // of begin's chunk; an index out of range, an empty window at the end of the payload data.
+  std::pair<std::uint64_t, std::uint64_t> ChunkWindow(std::size_t index, std::uint64_t begin,
+                                                      std::uint64_t end) const;
+  // Streams the stored bytes [begin, end) of payload `index` into sink (end is clamped to the
+  // payload size). `src` must deliver bundle bytes from ChunkWindow(...).first on (it may go on
+  // beyond the window: nothing after it is read). Every chunk is read whole and verified against
+  // the chunk index before any of its bytes is passed on; on a mismatch it is re-read through
+  // refetch.source (Reread at its bundle offset) up to max_attempts times, then kHashMismatch
+  // naming payload and chunk; a failing Reread fails the call with its own error. kTruncated if
+  // src ends early; base::Errc::kInvalidArgument for an index out of range or begin > end (or
+  // begin beyond the payload). Independent of (and not changing) the sequential ReadPayload
+  // position: works on a reader opened from a stream that held only header..chunk index.
+  // The payload's whole `sha256` is not checked here, since a range has no whole to hash; the
+  // signed chunks_root already authenticates every chunk, so nothing unverified gets through.
+  // Memory: one chunk (the reader's own buffer).
+  Status StreamPayload(std::size_t index, std::uint64_t begin, std::uint64_t end, ByteSource& src,
+                       ByteSink& sink, const ChunkRefetch& refetch = {});
   // After the last payload: kTrailingData if the stream has more bytes.
   Status Finish();
 
@@ -67,6 +104,7 @@ class BundleReader {
   explicit BundleReader(ByteSource& src) : src_(&src) {}
   Status VerifySignatures(const TrustStore& trust, const std::string& role);
   Status CheckPolicy(const VerifyOptions& options) const;
+  bool ChunkMatches(std::size_t payload, std::uint64_t chunk, ByteView bytes) const;
 
   ByteSource* src_;
   BundleHeader header_;
@@ -75,7 +113,8 @@ class BundleReader {
   std::vector<SignatureEntry> signatures_;
   std::vector<SignatureCheck> checks_;
   Bytes chunk_index_;
-  std::vector<std::uint64_t> first_chunk_;  // index of each payload's first chunk hash
+  std::vector<std::uint64_t> first_chunk_;     // index of each payload's first chunk hash
+  std::vector<std::uint64_t> payload_offset_;  // bundle offset of each payload, then the end
   std::size_t next_payload_ = 0;
   Bytes chunk_buf_;
 };

@@ -20,6 +20,9 @@ struct PayloadInput {
   std::string target;
   Compression compression = Compression::kNone;
   int zstd_level = kDefaultZstdLevel;
+  // Image bytes per zstd frame (0: one frame). Frame ends are where a device resumes decoding
+  // after an interruption; smaller frames resume closer but compress a little worse.
+  std::uint64_t zstd_frame_bytes = kDefaultZstdFrameBytes;
   std::uint32_t chunk_size = kDefaultChunkSize;
   // Set for a delta payload: the source image hash, and the size and hash of the patched result
   // (the input bytes are then the patch, stored as given).

@@ -20,7 +20,7 @@ namespace uplift::format {
 inline constexpr int kJournalSchema = 1;
 inline constexpr std::size_t kMaxJournalSize = 16 * 1024;
 inline constexpr std::size_t kMaxJournalLocation = 2048;  // bundle path / URL
-inline constexpr std::size_t kMaxJournalEtag = 256;
+inline constexpr std::size_t kMaxJournalValidator = 256;
 inline constexpr std::size_t kMaxJournalMessage = 1024;
 inline constexpr std::size_t kMaxJournalShortString = 128;  // versions, payload names, domains
 
@@ -68,10 +68,16 @@ struct SlotFacts {
 struct JournalProgress {
   std::uint64_t output_bytes = 0;    // image bytes durable in the target slot (from its start)
   std::uint32_t delta_segment = 0;   // delta: segments complete (restart point)
-  std::string download_url;          // transport (later): where the bundle comes from
-  std::string download_etag;         // ... and the validator a resumed range request must match
-  std::uint64_t verified_bytes = 0;  // ... bundle bytes downloaded and verified
-  std::uint64_t verified_chunks = 0;
+  std::string download_url;        // the URL of a remote bundle (empty for a local file)
+  // The bundle's version as its source named it (HTTP strong entity tag; for a file
+  // inode-size-mtime): a resumed read must see the same one, or the update starts over.
+  std::string source_validator;
+  // Stored payload bytes (from the payload's start) that the output up to output_bytes was made
+  // from: where a resumed read of the payload continues (a zstd frame start, a delta segment's
+  // patch offset, or output_bytes for an uncompressed image).
+  std::uint64_t stored_offset = 0;
+  // Bytes fetched from the source for this update so far, all attempts (the data cap's count).
+  std::uint64_t downloaded_bytes = 0;
   friend bool operator==(const JournalProgress&, const JournalProgress&) = default;
 };
 
