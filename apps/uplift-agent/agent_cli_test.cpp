@@ -9,6 +9,7 @@
 #include <string>
 
 #include "process.hpp"
+#include "sim_image.hpp"
 #include "uplift/crypto/hash.hpp"
 #include "uplift/format/bundle_writer.hpp"
 #include "uplift/format/trust_store.hpp"
@@ -19,30 +20,13 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using testing::ReadAll;
+using testing::SimImage;
 using testing::RunResult;
 using testing::Spawn;
 using testing::WriteAll;
 
 constexpr std::size_t kSlotSize = 256 * 1024;
 constexpr std::int64_t kYear = 365LL * 24 * 3600;
-
-// The image layout sim-boot accepts as "a kernel that starts" (docs/agent.md §sim-boot).
-std::string SimImage(std::size_t n, std::uint32_t seed) {
-  std::string body(n, '\0');
-  std::uint32_t x = seed;
-  for (auto& c : body) {
-    x = x * 1664525u + 1013904223u;
-    c = static_cast<char>(x >> 24);
-  }
-  std::string img = "UPLIFT-SIM-BOOT\n";
-  std::uint8_t len[8];
-  StoreLe64(len, n);
-  img.append(reinterpret_cast<const char*>(len), 8);
-  img += body;
-  const auto d = crypto::Sha256::Of(AsBytes(body));
-  img.append(reinterpret_cast<const char*>(d.data()), d.size());
-  return img;
-}
 
 std::string Pad(std::string s, std::size_t n) {
   s.resize(n, '\0');

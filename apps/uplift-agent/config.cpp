@@ -103,7 +103,8 @@ Result<Config> LoadConfig(const std::string& path) {
   UPLIFT_TRY(r.Keys(
       root, "",
       {"device_type", "data_dir", "trust_store", "payload_target", "max_boot_attempts",
-       "checkpoint_mib", "slots", "boot", "journal", "hooks", "health", "reboot", "daemon"}));
+       "checkpoint_mib", "slots", "boot", "journal", "hooks", "health", "reboot", "daemon",
+       "transport"}));
   UPLIFT_TRY(r.String(root, "device_type", "", c.device_type, true));
   UPLIFT_TRY(r.String(root, "data_dir", "", c.data_dir, true));
   UPLIFT_TRY(r.String(root, "trust_store", "", c.trust_store, true));
@@ -181,6 +182,32 @@ Result<Config> LoadConfig(const std::string& path) {
     UPLIFT_TRY(r.Keys(*d, "daemon", {"spool_dir", "poll_seconds"}));
     UPLIFT_TRY(r.String(*d, "spool_dir", "daemon", c.spool_dir));
     UPLIFT_TRY(r.Unsigned(*d, "poll_seconds", "daemon", c.poll_seconds, 1, 86400));
+  }
+  if (const toml::table* t = r.Table(root, "transport")) {
+    auto& x = c.transport;
+    UPLIFT_TRY(r.Keys(*t, "transport",
+                      {"ca_file", "pinned_public_key", "proxy", "http2", "connect_timeout_seconds",
+                       "stall_seconds", "max_bytes_per_second", "data_cap_bytes",
+                       "retry_deadline_seconds", "chunk_attempts"}));
+    UPLIFT_TRY(r.String(*t, "ca_file", "transport", x.ca_file));
+    UPLIFT_TRY(r.String(*t, "pinned_public_key", "transport", x.pinned_public_key));
+    UPLIFT_TRY(r.String(*t, "proxy", "transport", x.proxy));
+    if (const toml::node* n = t->get("http2")) {
+      if (!n->is_boolean()) return r.Bad("transport.http2", "expected true or false");
+      x.http2 = *n->value<bool>();
+    }
+    UPLIFT_TRY(r.Unsigned(*t, "connect_timeout_seconds", "transport", x.connect_timeout_seconds, 1, 600));
+    UPLIFT_TRY(r.Unsigned(*t, "stall_seconds", "transport", x.stall_seconds, 1, 3600));
+    UPLIFT_TRY(r.Unsigned(*t, "max_bytes_per_second", "transport", x.max_bytes_per_second, 0,
+                          std::uint64_t{1} << 40));
+    UPLIFT_TRY(r.Unsigned(*t, "data_cap_bytes", "transport", x.data_cap_bytes, 0,
+                          std::uint64_t{1} << 50));
+    UPLIFT_TRY(r.Unsigned(*t, "retry_deadline_seconds", "transport", x.retry_deadline_seconds, 1,
+                          7 * 86400));
+    UPLIFT_TRY(r.Unsigned(*t, "chunk_attempts", "transport", x.chunk_attempts, 1, 100));
+    if (!x.pinned_public_key.empty() && !x.pinned_public_key.starts_with("sha256//")) {
+      return r.Bad("transport.pinned_public_key", "expected \"sha256//BASE64\"");
+    }
   }
   if (c.spool_dir.empty()) c.spool_dir = c.data_dir + "/spool";
   return c;

@@ -50,6 +50,20 @@ struct Config {
 
   std::vector<std::string> reboot_command = {"/bin/systemctl", "reboot"};
 
+  // [transport]: downloads of http(s) bundles (docs/agent.md §Downloads).
+  struct Transport {
+    std::string ca_file;            // PEM CA bundle; empty: the system's
+    std::string pinned_public_key;  // curl pin "sha256//BASE64"
+    std::string proxy;              // empty: the http_proxy/https_proxy environment
+    bool http2 = true;
+    std::uint32_t connect_timeout_seconds = 15;
+    std::uint32_t stall_seconds = 30;        // under 1 byte/s for this long: reconnect
+    std::uint64_t max_bytes_per_second = 0;  // bandwidth cap; 0: none
+    std::uint64_t data_cap_bytes = 0;        // per update, all attempts; 0: none
+    std::uint32_t retry_deadline_seconds = 3600;
+    std::uint32_t chunk_attempts = 3;        // re-reads of one corrupt chunk before failing
+  } transport;
+
   std::string spool_dir;  // daemon: bundles dropped here are installed; empty: data_dir/spool
   std::uint32_t poll_seconds = 60;
 };

@@ -20,6 +20,7 @@
 #include "uplift/delta/errors.hpp"
 #include "uplift/format/errors.hpp"
 #include "uplift/storage/device.hpp"
+#include "uplift/transport/errors.hpp"
 
 #ifndef UPLIFT_VERSION
 #define UPLIFT_VERSION "0.0.0"
@@ -36,8 +37,11 @@ enum ExitCode : int {
   kExitUsage = 2,    // bad command line or argument value
   kExitIo = 3,       // a file or device could not be read or written
   kExitCrypto = 5,   // a cryptographic operation failed
+  kExitUnavailable = 7,  // the bundle's server stayed unreachable: the update waits, run recover
+  kExitChanged = 8,      // the remote bundle kept changing during the install (gave up)
   // 10..29 format::Errc, 40..49 delta::Errc, 50..59 storage::Errc, 60..69 boot::Errc,
-  // 70..79 format::JournalErrc, 80..99 agent::Errc: the number is the error code.
+  // 70..79 format::JournalErrc, 80..99 agent::Errc, 100..109 transport::Errc: the number is the
+  // error code.
 };
 
 int ExitCodeFor(const Error& e) {
@@ -48,8 +52,18 @@ int ExitCodeFor(const Error& e) {
     return e.code();
   }
   if (d == ErrorDomainOf<crypto::Errc>::kName) return kExitCrypto;
+  if (d == ErrorDomainOf<transport::Errc>::kName) return e.code();
   if (d == ErrorDomainOf<base::Errc>::kName) {
-    return e.code() == static_cast<int>(base::Errc::kInvalidArgument) ? kExitUsage : kExitIo;
+    switch (static_cast<base::Errc>(e.code())) {
+      case base::Errc::kInvalidArgument:
+        return kExitUsage;
+      case base::Errc::kUnavailable:
+        return kExitUnavailable;
+      case base::Errc::kSourceChanged:
+        return kExitChanged;
+      default:
+        return kExitIo;
+    }
   }
   return kExitFailure;
 }

@@ -50,12 +50,29 @@ Status CommandRebooter::Reboot() {
   return Ok();
 }
 
+transport::HttpOptions HttpOptionsOf(const Config::Transport& t, std::uint64_t fetched) {
+  transport::HttpOptions o;
+  o.ca_file = t.ca_file;
+  o.pinned_public_key = t.pinned_public_key;
+  o.proxy = t.proxy;
+  o.http2 = t.http2;
+  o.connect_timeout = transport::Millis(std::uint64_t{t.connect_timeout_seconds} * 1000);
+  o.stall_time = transport::Millis(std::uint64_t{t.stall_seconds} * 1000);
+  o.max_bytes_per_s = t.max_bytes_per_second;
+  o.byte_budget = t.data_cap_bytes;
+  o.budget_used = fetched;
+  o.retry.deadline = transport::Millis(std::uint64_t{t.retry_deadline_seconds} * 1000);
+  o.user_agent = std::string("uplift-agent/") + UPLIFT_VERSION;
+  return o;
+}
+
 agent::AgentOptions Platform::Options() const {
   agent::AgentOptions o;
   o.hardware = config.device_type;
   o.payload_target = config.payload_target;
   o.max_boot_attempts = config.max_boot_attempts;
   o.checkpoint_bytes = config.checkpoint_bytes;
+  o.max_chunk_attempts = static_cast<int>(config.transport.chunk_attempts);
   return o;
 }
 
@@ -64,6 +81,13 @@ agent::AgentDeps Platform::Deps() {
   d.trust = trust ? &*trust : nullptr;
   d.hooks = hooks.get();
   for (auto& h : health) d.health.push_back(h.get());
+  d.open_bundle = [this](const agent::BundleRequest& r) -> Result<std::unique_ptr<RangeSource>> {
+    if (!agent::IsRemoteLocation(r.location)) return agent::FileBundleOpener()(r);
+    UPLIFT_ASSIGN(auto http, transport::HttpRangeSource::Create(
+                                 r.location, HttpOptionsOf(config.transport, r.fetched_bytes),
+                                 r.validator));
+    return std::unique_ptr<RangeSource>(std::move(http));
+  };
   return d;
 }
 

@@ -14,6 +14,7 @@
 #include "uplift/boot/env_store.hpp"
 #include "uplift/format/trust_store.hpp"
 #include "uplift/storage/record_store.hpp"
+#include "uplift/transport/http_source.hpp"
 
 namespace uplift::agent_app {
 
@@ -44,6 +45,9 @@ struct Platform {
   agent::AgentOptions Options() const;
   agent::AgentDeps Deps();
 };
+
+// libcurl options from the [transport] section; `fetched` bytes already count against the cap.
+transport::HttpOptions HttpOptionsOf(const Config::Transport& t, std::uint64_t fetched);
 
 // Opens everything; `need_trust` false for commands that never verify a bundle.
 Result<std::unique_ptr<Platform>> OpenPlatform(const Config& config, bool need_trust);

@@ -11,6 +11,7 @@
 #include "uplift/crypto/errors.hpp"
 #include "uplift/delta/errors.hpp"
 #include "uplift/format/errors.hpp"
+#include "uplift/transport/errors.hpp"
 
 namespace uplift::cli {
 namespace {
@@ -30,6 +31,7 @@ int ExitCodeFor(const Error& e) {
   if (e.domain() == kExistsDomain) return kExitExists;
   if (e.domain() == ErrorDomainOf<format::Errc>::kName) return e.code();
   if (e.domain() == ErrorDomainOf<delta::Errc>::kName) return e.code();
+  if (e.domain() == ErrorDomainOf<transport::Errc>::kName) return e.code();
   if (e.domain() == ErrorDomainOf<crypto::Errc>::kName) {
     switch (static_cast<crypto::Errc>(e.code())) {
       case crypto::Errc::kInvalidArgument:
@@ -46,6 +48,10 @@ int ExitCodeFor(const Error& e) {
     switch (static_cast<base::Errc>(e.code())) {
       case base::Errc::kInvalidArgument:
         return kExitUsage;
+      case base::Errc::kUnavailable:
+        return kExitUnavailable;
+      case base::Errc::kSourceChanged:
+        return kExitChanged;
       default:
         return kExitIo;
     }

@@ -25,8 +25,11 @@ enum ExitCode : int {
   kExitKey = 4,      // a key could not be loaded (bad PEM, wrong passphrase, wrong type)
   kExitCrypto = 5,   // a cryptographic operation failed
   kExitExists = 6,   // refusing to overwrite an existing file (use --force)
+  kExitUnavailable = 7,  // a server stayed unreachable past the retry deadline: try again later
+  kExitChanged = 8,      // the artifact kept changing on the server during the download
   // 10..29: format errors, the number is format::Errc (docs/cli.md lists them).
   // 40..49: delta errors, the number is delta::Errc.
+  // 100..109: transport errors, the number is transport::Errc.
 };
 
 int ExitCodeFor(const Error& e);
@@ -52,6 +55,7 @@ void RegisterKeyCommands(CLI::App& app, Context& ctx);
 void RegisterTrustCommands(CLI::App& app, Context& ctx);
 void RegisterBundleCommands(CLI::App& app, Context& ctx);
 void RegisterDeltaCommands(CLI::App& app, Context& ctx);
+void RegisterFetchCommand(CLI::App& app, Context& ctx);
 
 // Prints a JSON document on stdout (pretty, with a trailing newline).
 void PrintJson(const nlohmann::json& j);

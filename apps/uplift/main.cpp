@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   RegisterTrustCommands(app, ctx);
   RegisterBundleCommands(app, ctx);
   RegisterDeltaCommands(app, ctx);
+  RegisterFetchCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,7 +6,9 @@
 #include "uplift/base/errors.hpp"
 #include "uplift/delta/errors.hpp"
 #include "uplift/delta/native.hpp"
+#include "uplift/format/bundle_head.hpp"
 #include "uplift/format/bundle_reader.hpp"
+#include "uplift/format/payload_codec.hpp"
 
 namespace uplift::agent {
 namespace {
@@ -32,22 +34,21 @@ class FunctionSink final : public ByteSink {
   std::function<Status(ByteView)> f_;
 };
 
-class FileBundle final : public ByteSource {
- public:
-  explicit FileBundle(FileSource f) : f_(std::move(f)) {}
-  Result<std::size_t> Read(MutableByteView buf) override { return f_.Read(buf); }
-
- private:
-  FileSource f_;
-};
-
 }  // namespace
 
 BundleOpener FileBundleOpener() {
-  return [](const std::string& path) -> Result<std::unique_ptr<ByteSource>> {
-    UPLIFT_ASSIGN(FileSource f, FileSource::Open(path));
-    return std::unique_ptr<ByteSource>(std::make_unique<FileBundle>(std::move(f)));
+  return [](const BundleRequest& r) -> Result<std::unique_ptr<RangeSource>> {
+    if (IsRemoteLocation(r.location)) {
+      return Error(base::Errc::kInvalidArgument,
+                   "this agent has no transport for remote bundles: " + r.location);
+    }
+    UPLIFT_ASSIGN(auto file, FileRangeSource::Open(r.location, r.validator));
+    return std::unique_ptr<RangeSource>(std::move(file));
   };
+}
+
+bool IsRemoteLocation(std::string_view location) {
+  return location.starts_with("http://") || location.starts_with("https://");
 }
 
 Agent::Agent(AgentOptions options, AgentDeps deps, boot::Slot booted)
@@ -124,12 +125,28 @@ format::VerifyOptions Agent::Verification() const {
   return v;
 }
 
-Result<std::unique_ptr<ByteSource>> Agent::OpenBundle() const {
+Result<std::unique_ptr<RangeSource>> Agent::OpenBundle(bool resume) const {
   if (deps_.trust == nullptr) {
     return Error(format::Errc::kBelowThreshold,
                  "no trust store configured: every bundle is refused");
   }
-  return deps_.open_bundle(journal_.update->bundle);
+  const auto& u = *journal_.update;
+  BundleRequest r;
+  r.location = u.bundle;
+  if (resume) r.validator = u.progress.source_validator;
+  r.fetched_bytes = u.progress.downloaded_bytes;
+  return deps_.open_bundle(r);
+}
+
+// A network outage is not the update's fault: keep the state and the restart point, note the
+// error, and leave the next start-up (or the daemon's next cycle) to resume. The start-up counter
+// is reset, so outages never use up the budget meant for crash loops.
+Status Agent::KeepPlace(Error error) {
+  JournalEntry e = journal_;
+  e.boot_attempts = 0;
+  e.last_error = ToJournal(error, e.state);
+  UPLIFT_TRY(Save(e));
+  return error;
 }
 
 // --- install ---------------------------------------------------------------------------------
@@ -146,9 +163,11 @@ Status Agent::Install(const std::string& bundle_location) {
                                        " but the committed slot is " +
                                        SlotName(SlotOf(journal_.active_slot)) + "; run recover");
   }
-  UPLIFT_TRY(Transition(Event::kInstallLocal, [&](JournalEntry& e) {
+  const bool remote = IsRemoteLocation(bundle_location);
+  UPLIFT_TRY(Transition(remote ? Event::kDownload : Event::kInstallLocal, [&](JournalEntry& e) {
     format::JournalUpdate u;
     u.bundle = bundle_location;
+    if (remote) u.progress.download_url = bundle_location;
     u.target_slot = IndexOf(boot::Other(booted_));
     e.update = u;
     e.last_error.reset();
@@ -157,20 +176,55 @@ Status Agent::Install(const std::string& bundle_location) {
 }
 
 Status Agent::ContinueUpdate() {
-  if (journal_.state == AgentState::kVerifying) UPLIFT_TRY(Verify());
-  if (journal_.state == AgentState::kInstalling) UPLIFT_TRY(WriteSlot());
-  if (journal_.state == AgentState::kInstalled) return ArmAndReboot();
-  return Ok();
+  int restarts = 0;
+  for (;;) {
+    const AgentState s = journal_.state;
+    if (s == AgentState::kDownloading || s == AgentState::kVerifying) UPLIFT_TRY(Verify());
+    if (journal_.state == AgentState::kInstalling) {
+      Status st = WriteSlot();
+      if (!st.ok() && st.error().Is(base::Errc::kSourceChanged)) {
+        Error changed = std::move(st).error();
+        if (!IsRemoteLocation(journal_.update->bundle)) {
+          return Fail(Error(Errc::kInterrupted, changed.message()), HookPhase::kInstall);
+        }
+        if (++restarts > options_.max_source_restarts) {
+          return Fail(std::move(changed).Context("gave up after " +
+                                                 std::to_string(options_.max_source_restarts) +
+                                                 " restarts of a changing bundle"),
+                      HookPhase::kInstall);
+        }
+        // Start over from the new version's head; nothing of the old one is kept.
+        UPLIFT_TRY(Transition(Event::kRestart, [](JournalEntry& e) {
+          auto& u = *e.update;
+          format::JournalProgress fresh;
+          fresh.download_url = u.progress.download_url;
+          fresh.downloaded_bytes = u.progress.downloaded_bytes;  // the data cap counts on
+          u.progress = fresh;
+          e.last_error.reset();
+        }));
+        continue;
+      }
+      UPLIFT_TRY(st);
+    }
+    if (journal_.state == AgentState::kInstalled) return ArmAndReboot();
+    return Ok();
+  }
 }
 
 Status Agent::Verify() {
   if (Status st = RunHook(HookPhase::kDownload, HookAction::kEnter); !st.ok()) {
     return Fail(std::move(st).error(), HookPhase::kDownload);
   }
-  auto src = OpenBundle();
-  if (!src.ok()) return Fail(std::move(src).error(), HookPhase::kDownload);
-  auto reader = format::BundleReader::Open(**src, Verification());
-  if (!reader.ok()) return Fail(std::move(reader).error(), HookPhase::kDownload);
+  auto refuse = [this](Error e) {
+    if (e.Is(base::Errc::kUnavailable)) return KeepPlace(std::move(e));
+    return Fail(std::move(e), HookPhase::kDownload);
+  };
+  // Whatever the source holds now is what gets verified (and then installed).
+  auto src = OpenBundle(/*resume=*/false);
+  if (!src.ok()) return refuse(std::move(src).error());
+  auto head = format::BundleHead::Read(**src, Verification());
+  if (!head.ok()) return refuse(std::move(head).error());
+  format::BundleReader* reader = &(*head)->reader();
   const format::Manifest& m = reader->manifest();
 
   const format::PayloadInfo* payload = nullptr;
@@ -212,7 +266,11 @@ Status Agent::Verify() {
     u.image_size = payload->image_size;
     u.image_sha256 = payload->image_sha256;
     u.delta_source_sha256 = payload->delta_source_sha256;
-    u.progress = {};
+    format::JournalProgress fresh;
+    fresh.download_url = u.progress.download_url;
+    fresh.source_validator = (*src)->validator();
+    fresh.downloaded_bytes = (*src)->fetched_bytes();
+    u.progress = fresh;
     e.slots[target].reset();  // about to be overwritten
   });
 }
@@ -227,79 +285,30 @@ Status Agent::WriteSlot() {
   if (Status st = RunHook(HookPhase::kInstall, HookAction::kEnter); !st.ok()) {
     return Fail(std::move(st).error(), HookPhase::kInstall);
   }
-  auto src = OpenBundle();
-  if (!src.ok()) return Fail(std::move(src).error(), HookPhase::kInstall);
-  auto reader = format::BundleReader::Open(**src, Verification());
-  if (!reader.ok()) return Fail(std::move(reader).error(), HookPhase::kInstall);
-  if (crypto::Sha256::Of(reader->manifest_bytes()) != u.manifest_sha256) {
-    return Fail(Error(Errc::kInterrupted, "bundle " + u.bundle + " changed since it was verified"),
-                HookPhase::kInstall);
+  // kSourceChanged goes back to ContinueUpdate (start over); an outage keeps the place.
+  auto stop = [this](Error e) -> Status {
+    if (e.Is(base::Errc::kSourceChanged) || e.Is(storage::Errc::kPowerLost)) return e;
+    if (e.Is(base::Errc::kUnavailable)) return KeepPlace(std::move(e));
+    return Fail(std::move(e).Context("writing slot " + SlotName(Target())), HookPhase::kInstall);
+  };
+  auto src = OpenBundle(/*resume=*/true);
+  if (!src.ok()) return stop(std::move(src).error());
+  auto head = format::BundleHead::Read(**src, Verification());
+  if (!head.ok()) return stop(std::move(head).error());
+  format::BundleReader& reader = (*head)->reader();
+  if (crypto::Sha256::Of(reader.manifest_bytes()) != u.manifest_sha256) {
+    return stop(Error(base::Errc::kSourceChanged,
+                      "bundle " + u.bundle + " changed since it was verified"));
   }
-  for (const auto& p : reader->manifest().payloads) {
-    if (p.name == u.payload) break;
-    if (Status st = reader->SkipPayload(); !st.ok()) {
-      return Fail(std::move(st).error(), HookPhase::kInstall);
-    }
+  const auto& payloads = reader.manifest().payloads;
+  std::size_t index = 0;
+  while (index < payloads.size() && payloads[index].name != u.payload) ++index;
+  if (index == payloads.size()) {
+    return stop(Error(base::Errc::kSourceChanged, "bundle " + u.bundle + " lost payload " + u.payload));
   }
+  if (Status st = StreamImage(**src, reader, index); !st.ok()) return stop(std::move(st).error());
 
   storage::BlockDevice& target = SlotDevice(u.target_slot);
-  const std::uint64_t unit =
-      std::max<std::uint64_t>({target.erase_size(), target.program_size(), 1});
-  const std::uint64_t every = (options_.checkpoint_bytes + unit - 1) / unit * unit;
-  // A restart point is trusted only if it is one the writer could have recorded.
-  std::uint64_t resume = u.progress.output_bytes;
-  if (resume % unit != 0 || resume > u.image_size) resume = 0;
-
-  auto checkpoint = [this](std::uint64_t output, std::uint32_t segment) {
-    JournalEntry e = journal_;
-    e.update->progress.output_bytes = output;
-    e.update->progress.delta_segment = segment;
-    return Save(e);
-  };
-  Status written = Ok();
-  if (u.kind == format::PayloadKind::kFull) {
-    internal::SlotWriter out(target, resume, every,
-                             [&](std::uint64_t pos) { return checkpoint(pos, 0); });
-    internal::SkipSink skip(resume, out);
-    written = reader->ReadPayloadImage(skip);
-    if (written.ok()) written = out.Finish();
-  } else {
-    storage::BlockDevice& active = SlotDevice(static_cast<SlotIndex>(1 - u.target_slot));
-    const auto old_image = storage::MakeDeviceReader(active, 0, active.size());
-    std::uint32_t segment = resume == 0 ? 0 : u.progress.delta_segment;
-    if (segment == 0) resume = 0;
-    internal::SlotWriter out(target, resume);
-    delta::NativeApplyOptions opts;
-    opts.verify_source = true;
-    opts.max_new_size = target.size();
-    opts.resume_segment = segment;
-    delta::NativeApplier applier(*old_image, out, opts);
-    std::uint64_t last_checkpoint = resume;
-    // Checkpoints at segment boundaries: the applier's only restart points.
-    FunctionSink feed([&](ByteView d) -> Status {
-      UPLIFT_TRY(applier.Write(d));
-      const auto p = applier.progress();
-      if (p.segments_done > segment && p.new_offset == out.pos() &&
-          p.new_offset - last_checkpoint >= every && p.new_offset < u.image_size) {
-        UPLIFT_ASSIGN(const bool done, out.Checkpoint());
-        if (done) {
-          segment = p.segments_done;
-          last_checkpoint = p.new_offset;
-          UPLIFT_TRY(checkpoint(p.new_offset, segment));
-        }
-      }
-      return Ok();
-    });
-    written = reader->ReadPayload(feed);
-    if (written.ok()) written = applier.Finish();
-    if (written.ok()) written = out.Finish();
-  }
-  if (!written.ok()) {
-    // A dead device (power cut) cannot take a journal write either: leave recovery to resume.
-    if (written.error().Is(storage::Errc::kPowerLost)) return std::move(written).error();
-    return Fail(std::move(written).error().Context("writing slot " + SlotName(Target())),
-                HookPhase::kInstall);
-  }
   auto digest = internal::HashDevice(target, u.image_size);
   if (!digest.ok()) return std::move(digest).error();
   if (*digest != u.image_sha256) {
@@ -316,6 +325,115 @@ Status Agent::WriteSlot() {
     return Fail(std::move(st).error(), HookPhase::kInstall);
   }
   return Ok();
+}
+
+// Streams the payload from the restart point in the journal into the target slot: the source
+// is read from the chunk holding the restart point on, every chunk is verified (a bad one is read
+// again alone), decoded or patched, and written. Restart points are journaled where the format
+// allows a fresh decoder to start: any aligned offset of an uncompressed image, a zstd frame
+// boundary, a delta segment boundary.
+Status Agent::StreamImage(RangeSource& src, format::BundleReader& reader, std::size_t index) {
+  const format::JournalUpdate u = *journal_.update;
+  const format::PayloadInfo& p = reader.manifest().payloads[index];
+  storage::BlockDevice& target = SlotDevice(u.target_slot);
+  const std::uint64_t unit =
+      std::max<std::uint64_t>({target.erase_size(), target.program_size(), 1});
+  const std::uint64_t every = (options_.checkpoint_bytes + unit - 1) / unit * unit;
+
+  // A restart point is trusted only if it is one the writer could have recorded.
+  std::uint64_t out0 = u.progress.output_bytes;
+  std::uint64_t stored0 = u.progress.stored_offset;
+  std::uint32_t segment0 = u.progress.delta_segment;
+  bool valid = out0 % unit == 0 && out0 <= u.image_size && stored0 <= p.size;
+  if (u.kind == format::PayloadKind::kDelta) {
+    valid = valid && p.compression == format::Compression::kNone &&
+            (segment0 == 0) == (out0 == 0) && (segment0 == 0) == (stored0 == 0);
+  } else if (p.compression == format::Compression::kNone) {
+    valid = valid && segment0 == 0 && stored0 == out0;
+  } else {
+    valid = valid && segment0 == 0 && (stored0 == 0) == (out0 == 0);
+  }
+  if (!valid) out0 = stored0 = segment0 = 0;
+
+  format::ChunkRefetch refetch;
+  refetch.source = &src;
+  refetch.max_attempts = options_.max_chunk_attempts;
+  auto stream = [&](std::uint64_t begin, std::uint64_t end, ByteSink& sink) -> Status {
+    const auto window = reader.ChunkWindow(index, begin, end);
+    UPLIFT_ASSIGN(auto in, src.OpenRange(window.first, window.second));
+    return reader.StreamPayload(index, begin, end, *in, sink, refetch);
+  };
+  auto checkpoint = [&](std::uint64_t output, std::uint32_t segment, std::uint64_t stored) {
+    JournalEntry e = journal_;
+    auto& pr = e.update->progress;
+    pr.output_bytes = output;
+    pr.delta_segment = segment;
+    pr.stored_offset = stored;
+    pr.downloaded_bytes = src.fetched_bytes();
+    // Progress since the last start-up: whatever interrupted us is not a loop at one spot.
+    e.boot_attempts = 0;
+    return Save(e);
+  };
+
+  if (u.kind == format::PayloadKind::kFull && p.compression == format::Compression::kNone) {
+    internal::SlotWriter out(target, out0, every,
+                             [&](std::uint64_t pos) { return checkpoint(pos, 0, pos); });
+    UPLIFT_TRY(stream(out0, p.size, out));
+    return out.Finish();
+  }
+  if (u.kind == format::PayloadKind::kFull) {
+    internal::SlotWriter out(target, out0);
+    format::ZstdDecompressSink decoder(out, u.image_size - out0);
+    std::uint64_t last = out0;
+    decoder.set_on_frame_end([&](std::uint64_t input_end, std::uint64_t output_end) -> Status {
+      const std::uint64_t output = out0 + output_end;
+      if (output - last < every || output >= u.image_size) return Ok();
+      UPLIFT_ASSIGN(const bool durable, out.Checkpoint());
+      if (!durable) return Ok();  // a frame end off the erase grid: not a restart point
+      last = output;
+      return checkpoint(output, 0, stored0 + input_end);
+    });
+    UPLIFT_TRY(stream(stored0, p.size, decoder));
+    UPLIFT_TRY(decoder.Finish());
+    if (out0 + decoder.output_size() != u.image_size) {
+      return Error(format::Errc::kDecompress,
+                   "payload decodes to " + std::to_string(out0 + decoder.output_size()) +
+                       " bytes, the manifest says " + std::to_string(u.image_size));
+    }
+    return out.Finish();
+  }
+
+  storage::BlockDevice& active = SlotDevice(static_cast<SlotIndex>(1 - u.target_slot));
+  const auto old_image = storage::MakeDeviceReader(active, 0, active.size());
+  internal::SlotWriter out(target, out0);
+  delta::NativeApplyOptions opts;
+  opts.verify_source = true;
+  opts.max_new_size = target.size();
+  opts.resume_segment = segment0;
+  opts.resume_patch_offset = stored0;
+  delta::NativeApplier applier(*old_image, out, opts);
+  std::uint32_t segment = segment0;
+  std::uint64_t last = out0;
+  // Checkpoints at segment boundaries: the applier's only restart points.
+  FunctionSink feed([&](ByteView d) -> Status {
+    UPLIFT_TRY(applier.Write(d));
+    const auto pr = applier.progress();
+    if (pr.segments_done > segment && pr.new_offset == out.pos() &&
+        pr.new_offset - last >= every && pr.new_offset < u.image_size) {
+      UPLIFT_ASSIGN(const bool durable, out.Checkpoint());
+      if (durable) {
+        segment = pr.segments_done;
+        last = pr.new_offset;
+        UPLIFT_TRY(checkpoint(pr.new_offset, segment, pr.patch_offset));
+      }
+    }
+    return Ok();
+  });
+  // Resuming: the patch's fixed header, then the patch from the restart point on.
+  if (segment0 > 0) UPLIFT_TRY(stream(0, delta::kNativeHeaderSize, feed));
+  UPLIFT_TRY(stream(stored0, p.size, feed));
+  UPLIFT_TRY(applier.Finish());
+  return out.Finish();
 }
 
 // Installed, still running from the old slot: arm the trial (once more if the arm never reached
@@ -382,12 +500,10 @@ Status Agent::Recover() {
       return deps_.boot.MarkGood(booted_);
     }
     case AgentState::kDownloading:
-      return Fail(Error(Errc::kInterrupted, "download interrupted (no transport in this agent)"),
-                  HookPhase::kDownload);
     case AgentState::kVerifying:
     case AgentState::kInstalling: {
       const HookPhase phase =
-          journal_.state == AgentState::kVerifying ? HookPhase::kDownload : HookPhase::kInstall;
+          journal_.state == AgentState::kInstalling ? HookPhase::kInstall : HookPhase::kDownload;
       UPLIFT_TRY(ResumeCounted([&](Error e) { return Fail(std::move(e), phase); }));
       return ContinueUpdate();
     }

@@ -262,8 +262,9 @@ TEST_F(AgentCycle, EveryRefusalHasItsOwnErrorAndWritesNothing) {
   AgentDeps deps{dev.journal(), dev.slot(Slot::kA), dev.slot(Slot::kB),
                  dev.boot(),    run.rebooter,       run.clock};
   deps.trust = &revoked;
-  deps.open_bundle = [&](const std::string&) -> Result<std::unique_ptr<ByteSource>> {
-    return std::unique_ptr<ByteSource>(std::make_unique<MemorySource>(run.bundles.back().second));
+  deps.open_bundle = [&](const BundleRequest&) -> Result<std::unique_ptr<RangeSource>> {
+    return std::unique_ptr<RangeSource>(
+        std::make_unique<MemoryRangeSource>(run.bundles.back().second));
   };
   Agent r(opts, std::move(deps), Slot::kB);
   const Status st = r.Install("revoked");

@@ -14,6 +14,7 @@
 
 #include "uplift/agent/agent.hpp"
 #include "uplift/base/clock.hpp"
+#include "uplift/base/range_source.hpp"
 #include "uplift/boot/env_boot_control.hpp"
 #include "uplift/boot/simulated_bootloader.hpp"
 #include "uplift/boot/uboot_env_store.hpp"
@@ -75,6 +76,9 @@ struct BundleOptions {
   std::int64_t expires = kNow + 86400;
   std::string target = "rootfs";
   const Bytes* delta_from = nullptr;            // set: a delta payload from this image
+  std::uint32_t delta_segment = 64 * 1024;      // delta restart-point spacing
+  format::Compression compression = format::Compression::kNone;  // full images
+  std::uint64_t zstd_frame_bytes = 8 * 1024;    // small frames: restart points in tiny images
   std::vector<const crypto::PrivateKey*> keys;  // empty: the trusted release key
 };
 
@@ -91,11 +95,13 @@ inline Bytes MakeBundle(const Bytes& image, const BundleOptions& o = {}) {
   p.name = o.target;
   p.target = o.target;
   p.chunk_size = format::kMinChunkSize;
+  p.zstd_frame_bytes = o.zstd_frame_bytes;
+  if (o.delta_from == nullptr) p.compression = o.compression;
   if (o.delta_from != nullptr) {
     MemorySink patch;
     delta::NativeCreateOptions dopt;
     dopt.threads = 1;
-    dopt.segment_size = 64 * 1024;
+    dopt.segment_size = o.delta_segment;
     dopt.level = 3;
     if (!delta::CreateNative(*o.delta_from, image, patch, dopt).ok()) std::abort();
     data = std::make_shared<Bytes>(patch.Take());
@@ -115,6 +121,76 @@ inline Bytes MakeBundle(const Bytes& image, const BundleOptions& o = {}) {
     ADD_FAILURE() << st.error().message();
   }
   return out.Take();
+}
+
+// A remote bundle in memory that misbehaves on request, and counts the bytes it serves (what a
+// device would download). State is shared so a test can change it between agent runs.
+struct RemoteBundle {
+  Bytes data;
+  std::string validator = "\"v1\"";
+  std::uint64_t served = 0;        // stream and re-read bytes, all opens
+  std::uint64_t reread = 0;        // of which re-reads
+  std::uint64_t flip_at = ~std::uint64_t{0};  // bundle offset corrupted in streams (not re-reads)
+  int flips_left = 0;
+  std::uint64_t outage_after = ~std::uint64_t{0};  // streams fail kUnavailable once served passes this
+  std::function<void()> on_open;   // e.g. replace the bundle after the head was read
+};
+
+class RemoteSource final : public RangeSource {
+ public:
+  RemoteSource(std::shared_ptr<RemoteBundle> b) : b_(std::move(b)) {}
+  static BundleOpener Opener(std::shared_ptr<RemoteBundle> b) {
+    return [b](const BundleRequest& r) -> Result<std::unique_ptr<RangeSource>> {
+      if (b->on_open) b->on_open();
+      if (!r.validator.empty() && r.validator != b->validator) {
+        return Error(base::Errc::kSourceChanged, "entity tag " + b->validator + ", expected " + r.validator);
+      }
+      return std::unique_ptr<RangeSource>(std::make_unique<RemoteSource>(b));
+    };
+  }
+  Result<std::unique_ptr<ByteSource>> OpenRange(std::uint64_t begin, std::uint64_t end) override;
+  Status Reread(std::uint64_t offset, MutableByteView buf) override {
+    if (offset + buf.size() > b_->data.size()) return Error(base::Errc::kUnexpectedEof, "past the end");
+    std::copy_n(b_->data.begin() + static_cast<std::ptrdiff_t>(offset), buf.size(), buf.begin());
+    b_->served += buf.size();
+    b_->reread += buf.size();
+    return Ok();
+  }
+  std::string validator() const override { return b_->validator; }
+
+ private:
+  std::shared_ptr<RemoteBundle> b_;
+};
+
+class RemoteStream final : public ByteSource {
+ public:
+  RemoteStream(std::shared_ptr<RemoteBundle> b, std::uint64_t pos, std::uint64_t end)
+      : b_(std::move(b)), pos_(pos), end_(end) {}
+  Result<std::size_t> Read(MutableByteView buf) override {
+    if (b_->served >= b_->outage_after) {
+      return Error(base::Errc::kUnavailable, "server unreachable (test outage)");
+    }
+    const std::uint64_t end = std::min<std::uint64_t>(end_, b_->data.size());
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>({buf.size(), end - std::min(pos_, end), 1024}));
+    std::copy_n(b_->data.begin() + static_cast<std::ptrdiff_t>(pos_), n, buf.begin());
+    if (b_->flips_left > 0 && b_->flip_at >= pos_ && b_->flip_at < pos_ + n) {
+      buf[static_cast<std::size_t>(b_->flip_at - pos_)] ^= 0x01;
+      b_->flips_left -= 1;
+    }
+    pos_ += n;
+    b_->served += n;
+    return n;
+  }
+
+ private:
+  std::shared_ptr<RemoteBundle> b_;
+  std::uint64_t pos_;
+  std::uint64_t end_;
+};
+
+inline Result<std::unique_ptr<ByteSource>> RemoteSource::OpenRange(std::uint64_t begin,
+                                                                  std::uint64_t end) {
+  return std::unique_ptr<ByteSource>(std::make_unique<RemoteStream>(b_, begin, end));
 }
 
 class RecordingRebooter final : public Rebooter {
@@ -200,6 +276,7 @@ struct AgentRun {
   std::function<void(format::AgentState)> on_enter;  // e.g. cut power on entering a state
   std::function<void(boot::Slot)> on_boot;           // e.g. check the booted slot's content
   std::vector<std::pair<std::string, Bytes>> bundles;
+  BundleOpener open_bundle;  // set: replaces the lookup in `bundles` (remote-source tests)
   AgentOptions options;
 
   AgentRun() {
@@ -214,11 +291,14 @@ struct AgentRun {
     deps.trust = &TestKeys().trust;
     deps.hooks = &no_hooks;
     deps.health = {&check};
-    deps.open_bundle = [this](const std::string& name) -> Result<std::unique_ptr<ByteSource>> {
+    deps.open_bundle = [this](const BundleRequest& r) -> Result<std::unique_ptr<RangeSource>> {
+      if (open_bundle) return open_bundle(r);
       for (const auto& [n, b] : bundles) {
-        if (n == name) return std::unique_ptr<ByteSource>(std::make_unique<MemorySource>(b));
+        if (n == r.location) {
+          return std::unique_ptr<RangeSource>(std::make_unique<MemoryRangeSource>(b));
+        }
       }
-      return Error(base::Errc::kNotFound, name + ": no such bundle");
+      return Error(base::Errc::kNotFound, r.location + ": no such bundle");
     };
     deps.on_transition = [this](format::AgentState, Event, format::AgentState to) {
       if (trace) trace->emplace_back(format::AgentStateName(to));

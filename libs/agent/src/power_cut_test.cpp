@@ -36,7 +36,15 @@ struct Sweep {
   Expect expect = Expect::kUpdated;
   // Flash behind a volatile write cache: only Sync() makes data durable, a cut drops the rest.
   bool write_back = false;
+  // Installed from a URL (a remote source in memory): the downloading state is swept too, and a
+  // resume must continue from the journaled restart point, not from the bundle's first byte.
+  bool remote = false;
+  format::Compression compression = format::Compression::kNone;
+  std::size_t image = kImage;  // > 64 KiB: a delta of several segments (restart points)
+  std::uint64_t slot = kSlot;
 };
+
+constexpr const char* kUrl = "https://ota.example/update.upl";
 
 struct Counts {
   std::uint64_t cut_points = 0;
@@ -50,16 +58,20 @@ struct Counts {
 class Device {
  public:
   Device(const Sweep& sweep, const Bytes& v1, const Bytes& v2, const Bytes& bundle)
-      : dev_(kSlot), v1_(v1), v2_(v2) {
+      : dev_(sweep.slot), v1_(v1), v2_(v2) {
     dev_.Factory(v1);
     run_.options.checkpoint_bytes = 8 * 1024;  // resumes from restart points are swept too
     run_.bundles.emplace_back("update", bundle);
+    if (sweep.remote) {
+      remote_->data = bundle;
+      run_.open_bundle = testing::RemoteSource::Opener(remote_);
+    }
     if (!sweep.healthy) {
       run_.health = [] { return Status(Error(Errc::kHealthCheckFailed, "unhealthy")); };
     }
     // The bootloader never starts a kernel from a torn slot: booting one is a failure here.
     run_.on_boot = [this](Slot s) {
-      const Bytes content = dev_.SlotPrefix(s, kImage);
+      const Bytes content = dev_.SlotPrefix(s, v1_.size());
       const bool old_image = content == v1_;
       const bool new_image = content == v2_;
       if (!old_image && !new_image) {
@@ -76,22 +88,32 @@ class Device {
 
   SimDevice& dev() { return dev_; }
   AgentRun& run() { return run_; }
+  testing::RemoteBundle& remote() { return *remote_; }
 
  private:
+  std::shared_ptr<testing::RemoteBundle> remote_ = std::make_shared<testing::RemoteBundle>();
   SimDevice dev_;
   AgentRun run_;
   const Bytes& v1_;
   const Bytes& v2_;
 };
 
-Status Install(Agent& a) { return a.Install("update"); }
-
 void RunSweep(const Sweep& sweep) {
-  const Bytes v1 = testing::Pattern(kImage, 11);
+  const Bytes v1 = testing::Pattern(sweep.image, 11);
   const Bytes v2 = testing::Evolve(v1, 12);
   testing::BundleOptions o;
   if (sweep.delta) o.delta_from = &v1;
+  o.compression = sweep.compression;
   const Bytes bundle = testing::MakeBundle(v2, o);
+  const std::function<Status(Agent&)> Install = [&sweep](Agent& a) {
+    return a.Install(sweep.remote ? kUrl : "update");
+  };
+  const auto bundle_header = format::BundleHeader::Decode(ByteView(bundle).first(format::kHeaderSize));
+  ASSERT_TRUE(bundle_header.ok());
+  const std::uint64_t head = format::kHeaderSize + bundle_header->manifest_size +
+                             bundle_header->signatures_size + bundle_header->chunk_index_size;
+  const std::uint64_t payload = bundle.size() - head;
+  std::uint64_t resumed_mid_payload = 0;
 
   // The reference run: how many operations, and from which one on the agent is rolling back.
   std::uint64_t total = 0;
@@ -104,7 +126,9 @@ void RunSweep(const Sweep& sweep) {
     d.dev().flash().SetFaultPlan(storage::FaultPlan{0, false, sweep.write_back});
     d.run().on_enter = [&](AgentState s) {
       if (s == AgentState::kRollingBack) rollback_from = d.dev().flash().operations() + 1;
-      if (s == AgentState::kVerifying) journaled_at = d.dev().flash().operations();
+      if (s == AgentState::kVerifying || s == AgentState::kDownloading) {
+        journaled_at = d.dev().flash().operations();
+      }
     };
     const auto out = Drive(d.dev(), d.run(), Install);
     ASSERT_TRUE(out.ok()) << out.error().message();
@@ -132,8 +156,24 @@ void RunSweep(const Sweep& sweep) {
       ++counts.runs;
       if (cut >= rollback_from) ++counts.in_rollback;
 
+      // Where the journal says the interrupted install stands, and what the source serves from
+      // here on: an install in flight resumes from its restart point, not from byte 0.
+      std::optional<format::JournalEntry> at_cut;
+      if (auto stored = d.dev().journal().Load(); stored.ok() && stored->has_value()) {
+        if (auto j = format::ParseJournal(**stored); j.ok()) at_cut = *j;
+      }
+      const std::uint64_t served_before = d.remote().served;
       const auto out = DriveThroughCuts(d.dev(), d.run());
       ASSERT_TRUE(out.ok()) << out.error().message();
+      if (sweep.remote && at_cut && at_cut->state == AgentState::kInstalling &&
+          at_cut->update->progress.stored_offset > 0) {
+        const std::uint64_t restart = at_cut->update->progress.stored_offset;
+        // One head, then the payload from the restart point's chunk (plus, for a cut that also
+        // interrupts the resumed run, at most that run again).
+        EXPECT_LE(d.remote().served - served_before, 2 * (head + payload - restart + format::kMinChunkSize))
+            << "restart point " << restart;
+        ++resumed_mid_payload;
+      }
       const auto stored = d.dev().journal().Load();
       ASSERT_TRUE(stored.ok() && stored->has_value());
       ASSERT_TRUE(format::ParseJournal(**stored).ok());
@@ -157,12 +197,12 @@ void RunSweep(const Sweep& sweep) {
       }
       if (out->booted == Slot::kB) {
         EXPECT_EQ(j.state, AgentState::kCommitted);
-        EXPECT_EQ(d.dev().SlotPrefix(Slot::kB, kImage), v2);
+        EXPECT_EQ(d.dev().SlotPrefix(Slot::kB, v1.size()), v2);
         ++counts.ended_new;
       } else {
         EXPECT_NE(j.state, AgentState::kCommitted);
 
-        EXPECT_EQ(d.dev().SlotPrefix(Slot::kA, kImage), v1);
+        EXPECT_EQ(d.dev().SlotPrefix(Slot::kA, v1.size()), v1);
         ++counts.ended_old;
       }
       if (::testing::Test::HasFatalFailure()) return;
@@ -178,6 +218,11 @@ void RunSweep(const Sweep& sweep) {
       static_cast<unsigned long long>(counts.ended_old),
       static_cast<unsigned long long>(counts.not_started),
       static_cast<unsigned long long>(counts.in_rollback));
+  if (sweep.remote) {
+    std::printf("[ sweep    ] %s: %llu runs resumed the download mid-payload\n", sweep.name,
+                static_cast<unsigned long long>(resumed_mid_payload));
+    EXPECT_GT(resumed_mid_payload, 0u);
+  }
   if (sweep.expect == Expect::kUpdated) {
     EXPECT_EQ(counts.ended_old, counts.not_started);
     EXPECT_GT(counts.ended_new, 0u);
@@ -193,6 +238,22 @@ TEST(PowerCutSweep, DeltaUpdate) { RunSweep({"delta", true, true, Expect::kUpdat
 
 TEST(PowerCutSweep, FullImageUpdateBehindAWriteBackCache) {
   RunSweep({"full image, write-back cache", false, true, Expect::kUpdated, true});
+}
+
+TEST(PowerCutSweep, DownloadedFullImageWithZstdFrames) {
+  Sweep s{"download, full image, zstd frames"};
+  s.remote = true;
+  s.compression = format::Compression::kZstd;
+  RunSweep(s);
+}
+
+TEST(PowerCutSweep, DownloadedDeltaOfThreeSegments) {
+  Sweep s{"download, delta of 3 segments"};
+  s.remote = true;
+  s.delta = true;
+  s.image = 136 * 1024;  // segments of 64, 64 and 8 KiB
+  s.slot = 192 * 1024;
+  RunSweep(s);
 }
 
 TEST(PowerCutSweep, UnhealthyUpdateAndCutsDuringRollback) {

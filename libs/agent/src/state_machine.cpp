@@ -19,9 +19,9 @@ constexpr Transition kTable[] = {
     {S::kCommitted,   E::kDownload,     S::kDownloading},
     {S::kRolledBack,  E::kDownload,     S::kDownloading},
     {S::kFailed,      E::kDownload,     S::kDownloading},
-    // Fetching and checking: nothing has touched a slot yet.
+    // Fetching and checking the bundle's head: nothing has touched a slot yet.
     {S::kDownloading, E::kResume,       S::kDownloading},
-    {S::kDownloading, E::kDownloaded,   S::kVerifying},
+    {S::kDownloading, E::kVerified,     S::kInstalling},
     {S::kDownloading, E::kFail,         S::kFailed},
     {S::kVerifying,   E::kResume,       S::kVerifying},
     {S::kVerifying,   E::kVerified,     S::kInstalling},
@@ -30,6 +30,7 @@ constexpr Transition kTable[] = {
     {S::kInstalling,  E::kResume,       S::kInstalling},
     {S::kInstalling,  E::kWritten,      S::kInstalled},
     {S::kInstalling,  E::kFail,         S::kFailed},
+    {S::kInstalling,  E::kRestart,      S::kDownloading},  // the remote bundle changed
     // Awaiting reboot into the armed slot.
     {S::kInstalled,   E::kBooted,       S::kTrialBoot},
     {S::kInstalled,   E::kFail,         S::kFailed},      // refused before arming (Reboot hook)
@@ -44,7 +45,7 @@ constexpr Transition kTable[] = {
 // clang-format on
 
 constexpr std::array<std::string_view, kEventCount> kEventNames = {
-    "install_local", "download", "downloaded", "verified",    "resume", "written",
+    "install_local", "download", "restart", "verified",    "resume", "written",
     "booted",        "healthy",  "rollback",   "rolled_back", "fail"};
 
 // A table with two rows for the same (from, event) would make the machine ambiguous.

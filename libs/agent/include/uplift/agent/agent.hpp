@@ -20,6 +20,7 @@
 #include "uplift/agent/state_machine.hpp"
 #include "uplift/base/clock.hpp"
 #include "uplift/base/io.hpp"
+#include "uplift/base/range_source.hpp"
 #include "uplift/boot/boot_control.hpp"
 #include "uplift/format/bundle_reader.hpp"
 #include "uplift/format/journal.hpp"
@@ -37,10 +38,21 @@ class Rebooter {
   virtual Status Reboot() = 0;
 };
 
-// Opens a bundle by the location recorded in the journal (a path, for local installs). Called
-// again on resume, so it must return the same bytes from the start each time.
-using BundleOpener = std::function<Result<std::unique_ptr<ByteSource>>(const std::string&)>;
+// What the agent asks for when it (re)opens a bundle.
+struct BundleRequest {
+  std::string location;  // a path, or a URL (IsRemoteLocation)
+  // The version recorded before an interruption (RangeSource::validator()); empty: whatever the
+  // source holds now. A source that no longer matches fails with base::Errc::kSourceChanged.
+  std::string validator;
+  std::uint64_t fetched_bytes = 0;  // fetched so far for this update (data caps count on)
+};
+
+// Opens a bundle for ranged reading. Called again on every resume and after every interruption.
+using BundleOpener = std::function<Result<std::unique_ptr<RangeSource>>(const BundleRequest&)>;
+// Local files only (FileRangeSource); the uplift-agent program adds URLs (libs/transport).
 BundleOpener FileBundleOpener();
+// http:// and https:// locations are downloads: the update starts in state downloading.
+bool IsRemoteLocation(std::string_view location);
 
 struct AgentOptions {
   std::string hardware;                   // this device's id in bundles' "compatible" lists
@@ -53,6 +65,12 @@ struct AgentOptions {
   // Progress is made durable (slot synced, journal written) every this many image bytes
   // (rounded up to the slot's erase size); a resumed install restarts from there.
   std::uint64_t checkpoint_bytes = 8u << 20;
+  // A chunk that fails its hash is read again from the source this many times before the
+  // install fails (format::Errc::kHashMismatch naming the chunk).
+  int max_chunk_attempts = 3;
+  // A remote bundle that changes on the server during an install is started over from its head
+  // at most this many times in one run.
+  int max_source_restarts = 3;
 };
 
 struct AgentDeps {
@@ -88,7 +106,10 @@ class Agent {
   Status Recover();
 
   // Verifies the bundle, writes its image into the inactive slot, reads it back, arms a trial
-  // boot and asks for a reboot. Refusals (format::Errc: signatures, revoked key, expiry,
+  // boot and asks for a reboot. A URL (IsRemoteLocation) is streamed from the network into the
+  // slot: every chunk is verified before it is used, and an interruption resumes from the last
+  // restart point. A network outage beyond the retry deadline (base::Errc::kUnavailable) keeps
+  // the update in flight for the next recover. Refusals (format::Errc: signatures, revoked key, expiry,
   // downgrade, hardware; delta::Errc::kSourceMismatch; kSlotTooSmall, kNoPayload) write nothing
   // to the slot and leave the journal in state failed with the reason. kBusy if an update is in
   // flight.
@@ -119,7 +140,9 @@ class Agent {
   Status FinishRollback();
   Status ResumeCounted(const std::function<Status(Error)>& give_up);
 
-  Result<std::unique_ptr<ByteSource>> OpenBundle() const;
+  Result<std::unique_ptr<RangeSource>> OpenBundle(bool resume) const;
+  Status StreamImage(RangeSource& src, format::BundleReader& reader, std::size_t payload_index);
+  Status KeepPlace(Error error);
   format::VerifyOptions Verification() const;
   storage::BlockDevice& SlotDevice(format::SlotIndex s);
   boot::Slot Target() const;

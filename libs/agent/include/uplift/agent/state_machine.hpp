@@ -18,8 +18,8 @@ using format::AgentState;
 
 enum class Event : std::uint8_t {
   kInstallLocal,  // a local bundle file: start verifying it
-  kDownload,      // (transport, later) start fetching a bundle
-  kDownloaded,    // the bundle is complete in the spool
+  kDownload,      // a remote bundle: start fetching (and authenticating) its head
+  kRestart,       // the remote bundle changed on the server mid-install: start over from its head
   kVerified,      // manifest trusted and the device accepts it: start writing the slot
   kResume,        // start-up found this state interrupted and runs it again
   kWritten,       // the slot is written and read back equal to the image
