@@ -63,6 +63,9 @@ transport::HttpOptions HttpOptionsOf(const Config::Transport& t, std::uint64_t f
   o.budget_used = fetched;
   o.retry.deadline = transport::Millis(std::uint64_t{t.retry_deadline_seconds} * 1000);
   o.user_agent = std::string("uplift-agent/") + UPLIFT_VERSION;
+  // Devices are short of memory and the slot writer keeps up with any link: 1 MiB of read-ahead
+  // is plenty (the fetch tool uses the default 4 MiB).
+  o.buffer_bytes = 1 << 20;
   return o;
 }
 

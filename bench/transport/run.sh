@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: `uplift fetch` (resumable, every chunk verified against the signed manifest as it
 # arrives, written atomically) against `curl -s -o` of the same 256 MiB bundle from a real nginx
-# on 127.0.0.1, alternating, in the same run; then both through `uplift-faultproxy` resetting
+# on 127.0.0.1, and against `curl -s -o` followed by `openssl dgst -sha256` (a peer that also hashes, with the same SHA-NI code),
+# alternating, in the same run; then both through `uplift-faultproxy` resetting
 # the connection after every 8 MiB: uplift resumes by itself, curl is re-run with `-C -` until
 # it has the file. Prints medians, throughput ratio, peak RSS and the extra bytes fetched.
 #   bench/transport/run.sh [SIZE_MIB] [RUNS]     (defaults 256 and 5)
@@ -13,8 +14,9 @@ SIZE_MIB=${1:-256}
 RUNS=${2:-5}
 BUILD=${BUILD:-build/release}
 UPLIFT=$PWD/$BUILD/apps/uplift/uplift
+AGENT=$PWD/$BUILD/apps/uplift-agent/uplift-agent
 PROXY=$PWD/$BUILD/tests/support/uplift-faultproxy
-for b in "$UPLIFT" "$PROXY"; do
+for b in "$UPLIFT" "$AGENT" "$PROXY"; do
   [[ -x $b ]] || { echo "missing $b: cmake --preset release -B $BUILD && cmake --build $BUILD" >&2; exit 1; }
 done
 command -v nginx >/dev/null || PATH=$PATH:/usr/sbin
@@ -64,8 +66,40 @@ measure() {  # LABEL CMD...: appends "seconds rss_kib" to LABEL.txt
 for _ in $(seq "$RUNS"); do
   rm -f out.curl out.uplift
   measure curl curl -s -o out.curl "$url"
+  rm -f out.curl
+  measure curlsha sh -c "curl -s -o out.curl '$url' && openssl dgst -sha256 out.curl"
   measure uplift "$UPLIFT" fetch "$url" out.uplift --trust-store trust.json --json
   cmp -s out.uplift www/update.upl || { echo "uplift fetch output differs" >&2; exit 1; }
+done
+
+# The device side: uplift-agent installing the same bundle from the URL into a file slot
+# (download, verify, write, sync, read back, arm), against the local-file install of it.
+slot_bytes=$(((SIZE_MIB + 16) << 20))
+truncate -s $slot_bytes slot-a.img slot-b.img
+printf '%s 0x0 0x4000\n%s 0x0 0x4000\n' "$work/env0.bin" "$work/env1.bin" > fw_env.config
+cat > agent.toml <<TOML
+device_type = "bench"
+data_dir = "$work/data"
+trust_store = "$work/trust.json"
+[slots]
+a = { path = "$work/slot-a.img" }
+b = { path = "$work/slot-b.img" }
+[boot]
+backend = "uboot"
+fw_env_config = "$work/fw_env.config"
+[reboot]
+command = ["/bin/true"]
+TOML
+fresh_device() {
+  rm -rf data
+  head -c $((0x4000)) /dev/zero > env0.bin
+  head -c $((0x4000)) /dev/zero > env1.bin
+}
+for _ in $(seq 3); do
+  fresh_device
+  measure agent_file "$AGENT" -c agent.toml install www/update.upl --booted-slot A
+  fresh_device
+  measure agent_url "$AGENT" -c agent.toml install "$url" --booted-slot A
 done
 
 # A connection reset after every 8 MiB of body.
@@ -87,12 +121,17 @@ done
 
 median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; print m}'; }
 col() { awk -v c="$2" '{print $c}' "$1.txt" | median; }
-t_curl=$(col curl 1); t_up=$(col uplift 1); r_curl=$(col curl 2); r_up=$(col uplift 2)
+t_curl=$(col curl 1); t_cs=$(col curlsha 1); t_up=$(col uplift 1); r_curl=$(col curl 2); r_up=$(col uplift 2)
 echo
-echo "| artifact | curl -o s | uplift fetch s | throughput ratio | curl RSS | uplift RSS |"
-echo "|---|---|---|---|---|---|"
-awk -v n="$SIZE_MIB MiB bundle, nginx on loopback" -v a="$t_curl" -v b="$t_up" -v ra="$r_curl" -v rb="$r_up" \
-  'BEGIN{printf "| %s | %.2f | %.2f | **%.2f** | %.1f MiB | %.1f MiB |\n", n, a, b, a/b, ra/1024, rb/1024}'
+echo "| artifact | curl -o s | curl -o + openssl sha256 s | uplift fetch s | ratio vs curl -o | ratio vs curl + openssl sha256 | curl RSS | uplift RSS |"
+echo "|---|---|---|---|---|---|---|---|"
+awk -v n="$SIZE_MIB MiB bundle, nginx on loopback" -v a="$t_curl" -v c="$t_cs" -v b="$t_up" -v ra="$r_curl" -v rb="$r_up" \
+  'BEGIN{printf "| %s | %.2f | %.2f | %.2f | **%.2f** | **%.2f** | %.1f MiB | %.1f MiB |\n", n, a, c, b, a/b, c/b, ra/1024, rb/1024}'
+echo
+echo "| uplift-agent install, $SIZE_MIB MiB image | from a local file | from the URL | ratio | peak RSS (URL) |"
+echo "|---|---|---|---|---|"
+awk -v a="$(col agent_file 1)" -v b="$(col agent_url 1)" -v r="$(col agent_url 2)" \
+  'BEGIN{printf "| median of 3 | %.2f s | %.2f s | %.2f | %.1f MiB |\n", a, b, b/a, r/1024}'
 echo
 echo "| with a reset every 8 MiB | requests | extra bytes |"
 echo "|---|---|---|"
@@ -101,4 +140,4 @@ awk -v s="$size" -v b="$up_body" -v q="$up_req" \
 echo "| curl -C - (re-run $curl_runs times) | $curl_runs | 0 (resume by file size) |"
 echo
 echo "medians of $RUNS alternating runs; all runs (seconds, peak RSS KiB):"
-for f in curl uplift; do echo "  $f: $(tr '\n' ' ' < $f.txt)"; done
+for f in curl curlsha uplift agent_file agent_url; do echo "  $f: $(tr '\n' ' ' < $f.txt)"; done

@@ -1,11 +1,12 @@
 #include "uplift/base/async_sink.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace uplift {
 
 AsyncSink::AsyncSink(ByteSink& next, std::size_t queue_bytes)
-    : next_(next), limit_(std::max<std::size_t>(queue_bytes, 64 * 1024)) {
+    : next_(next), ring_(std::max<std::size_t>(queue_bytes, 64 * 1024)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -19,14 +20,17 @@ AsyncSink::~AsyncSink() {
 }
 
 Status AsyncSink::Write(ByteView data) {
-  // Blocks of at most 256 KiB keep the queue's bound meaningful for large writes.
   while (!data.empty()) {
-    const std::size_t n = std::min<std::size_t>(data.size(), 256 * 1024);
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return queued_ + n <= limit_ || queued_ == 0 || error_; });
+    cv_.wait(lock, [&] { return fill_ < ring_.size() || error_; });
     if (error_) return *error_;
-    queue_.emplace_back(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
-    queued_ += n;
+    const std::size_t tail = (head_ + fill_) % ring_.size();
+    const std::size_t n = std::min({data.size(), ring_.size() - fill_, ring_.size() - tail});
+    lock.unlock();
+    // Only this thread writes [tail, tail + n): the writer never reads past head_ + fill_.
+    std::memcpy(ring_.data() + tail, data.data(), n);
+    lock.lock();
+    fill_ += n;
     lock.unlock();
     cv_.notify_all();
     data = data.subspan(n);
@@ -36,7 +40,7 @@ Status AsyncSink::Write(ByteView data) {
 
 Status AsyncSink::Finish() {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return (queue_.empty() && !writing_) || error_; });
+  cv_.wait(lock, [&] { return fill_ == 0 || error_; });
   if (error_) return *error_;
   return Ok();
 }
@@ -44,24 +48,22 @@ Status AsyncSink::Finish() {
 void AsyncSink::Run() {
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return !queue_.empty() || stop_; });
-    if (queue_.empty()) return;  // stopping with nothing left
-    if (stop_ && error_) return;
-    Bytes block = std::move(queue_.front());
-    queue_.pop_front();
-    writing_ = true;
+    cv_.wait(lock, [&] { return fill_ > 0 || stop_; });
+    if (stop_ || error_) return;  // Finish() waited for the data, or it is dropped
+    // Write the contiguous run at head_ (up to 1 MiB) without holding the lock.
+    const std::size_t n = std::min({fill_, ring_.size() - head_, std::size_t{1} << 20});
+    const ByteView run(ring_.data() + head_, n);
     lock.unlock();
-    Status st = error_ ? Status(Ok()) : next_.Write(block);
+    Status st = next_.Write(run);
     lock.lock();
-    writing_ = false;
-    queued_ -= block.size();
-    if (!st.ok() && !error_) error_ = std::move(st).error();
-    cv_.notify_all();
-    if (stop_) {
-      queue_.clear();
-      queued_ = 0;
+    if (!st.ok()) {
+      error_ = std::move(st).error();
+      cv_.notify_all();
       return;
     }
+    head_ = (head_ + n) % ring_.size();
+    fill_ -= n;
+    cv_.notify_all();
   }
 }
 

@@ -5,7 +5,6 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -31,12 +30,13 @@ class AsyncSink final : public ByteSink {
   void Run();
 
   ByteSink& next_;
-  const std::size_t limit_;
+  // A ring: the producer copies in, the writer thread writes straight out of it (no
+  // allocation per write, which page-faults at these sizes).
+  Bytes ring_;
+  std::size_t head_ = 0;  // first byte not yet written
+  std::size_t fill_ = 0;  // bytes queued, including those being written
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Bytes> queue_;
-  std::size_t queued_ = 0;
-  bool writing_ = false;
   bool stop_ = false;
   std::optional<Error> error_;
   std::thread thread_;
