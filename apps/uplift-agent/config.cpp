@@ -188,7 +188,7 @@ Result<Config> LoadConfig(const std::string& path) {
     UPLIFT_TRY(r.Keys(*t, "transport",
                       {"ca_file", "pinned_public_key", "proxy", "http2", "connect_timeout_seconds",
                        "stall_seconds", "max_bytes_per_second", "data_cap_bytes",
-                       "retry_deadline_seconds", "chunk_attempts"}));
+                       "retry_deadline_seconds", "recover_deadline_seconds", "chunk_attempts"}));
     UPLIFT_TRY(r.String(*t, "ca_file", "transport", x.ca_file));
     UPLIFT_TRY(r.String(*t, "pinned_public_key", "transport", x.pinned_public_key));
     UPLIFT_TRY(r.String(*t, "proxy", "transport", x.proxy));
@@ -204,6 +204,8 @@ Result<Config> LoadConfig(const std::string& path) {
                           std::uint64_t{1} << 50));
     UPLIFT_TRY(r.Unsigned(*t, "retry_deadline_seconds", "transport", x.retry_deadline_seconds, 1,
                           7 * 86400));
+    UPLIFT_TRY(r.Unsigned(*t, "recover_deadline_seconds", "transport", x.recover_deadline_seconds,
+                          1, 7 * 86400));
     UPLIFT_TRY(r.Unsigned(*t, "chunk_attempts", "transport", x.chunk_attempts, 1, 100));
     if (!x.pinned_public_key.empty() && !x.pinned_public_key.starts_with("sha256//")) {
       return r.Bad("transport.pinned_public_key", "expected \"sha256//BASE64\"");

@@ -61,6 +61,8 @@ struct Config {
     std::uint64_t max_bytes_per_second = 0;  // bandwidth cap; 0: none
     std::uint64_t data_cap_bytes = 0;        // per update, all attempts; 0: none
     std::uint32_t retry_deadline_seconds = 3600;
+    // `recover` runs at every boot: resuming a download there must not hold the boot for long.
+    std::uint32_t recover_deadline_seconds = 60;
     std::uint32_t chunk_attempts = 3;        // re-reads of one corrupt chunk before failing
   } transport;
 

@@ -167,7 +167,10 @@ class App {
   Status Install() {
     UPLIFT_TRY(Open(true));
     UPLIFT_ASSIGN(agent::Agent a, MakeAgent());
-    UPLIFT_TRY(a.Recover());
+    // An unfinished download that cannot go on now is superseded by this install.
+    platform_->retry_deadline_seconds = config_.transport.recover_deadline_seconds;
+    if (Status st = a.Recover(); !st.ok() && !KeepsPlace(st.error())) return st;
+    platform_->retry_deadline_seconds = config_.transport.retry_deadline_seconds;
     UPLIFT_TRY(a.Install(args_.bundle));
     return Report(a);
   }
@@ -175,6 +178,7 @@ class App {
   Status Recover() {
     UPLIFT_TRY(Open(true));
     UPLIFT_ASSIGN(agent::Agent a, MakeAgent());
+    platform_->retry_deadline_seconds = config_.transport.recover_deadline_seconds;
     UPLIFT_TRY(a.Recover());
     return Report(a);
   }

@@ -7,6 +7,7 @@
 #include "uplift/agent/process.hpp"
 #include "uplift/boot/grub_env_store.hpp"
 #include "uplift/boot/uboot_env_store.hpp"
+#include "uplift/transport/errors.hpp"
 
 namespace uplift::agent_app {
 namespace {
@@ -50,7 +51,12 @@ Status CommandRebooter::Reboot() {
   return Ok();
 }
 
-transport::HttpOptions HttpOptionsOf(const Config::Transport& t, std::uint64_t fetched) {
+bool KeepsPlace(const Error& e) {
+  return e.Is(base::Errc::kUnavailable) || e.Is(transport::Errc::kTls);
+}
+
+transport::HttpOptions HttpOptionsOf(const Config::Transport& t, std::uint64_t fetched,
+                                     std::uint32_t deadline_seconds) {
   transport::HttpOptions o;
   o.ca_file = t.ca_file;
   o.pinned_public_key = t.pinned_public_key;
@@ -61,7 +67,7 @@ transport::HttpOptions HttpOptionsOf(const Config::Transport& t, std::uint64_t f
   o.max_bytes_per_s = t.max_bytes_per_second;
   o.byte_budget = t.data_cap_bytes;
   o.budget_used = fetched;
-  o.retry.deadline = transport::Millis(std::uint64_t{t.retry_deadline_seconds} * 1000);
+  o.retry.deadline = transport::Millis(std::uint64_t{deadline_seconds} * 1000);
   o.user_agent = std::string("uplift-agent/") + UPLIFT_VERSION;
   // Devices are short of memory and the slot writer keeps up with any link: 1 MiB of read-ahead
   // is plenty (the fetch tool uses the default 4 MiB).
@@ -87,16 +93,20 @@ agent::AgentDeps Platform::Deps() {
   d.open_bundle = [this](const agent::BundleRequest& r) -> Result<std::unique_ptr<RangeSource>> {
     if (!agent::IsRemoteLocation(r.location)) return agent::FileBundleOpener()(r);
     UPLIFT_ASSIGN(auto http, transport::HttpRangeSource::Create(
-                                 r.location, HttpOptionsOf(config.transport, r.fetched_bytes),
+                                 r.location,
+                                 HttpOptionsOf(config.transport, r.fetched_bytes,
+                                               retry_deadline_seconds),
                                  r.validator));
     return std::unique_ptr<RangeSource>(std::move(http));
   };
+  d.keeps_place = KeepsPlace;
   return d;
 }
 
 Result<std::unique_ptr<Platform>> OpenPlatform(const Config& config, bool need_trust) {
   auto p = std::make_unique<Platform>();
   p->config = config;
+  p->retry_deadline_seconds = config.transport.retry_deadline_seconds;
   UPLIFT_ASSIGN(p->slot_a, OpenRegion(*p, config.slot_a, "slot A"));
   UPLIFT_ASSIGN(p->slot_b, OpenRegion(*p, config.slot_b, "slot B"));
 

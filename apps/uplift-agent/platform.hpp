@@ -41,13 +41,21 @@ struct Platform {
   std::vector<std::unique_ptr<agent::HealthCheck>> health;
   std::unique_ptr<CommandRebooter> rebooter;
   SystemClock clock;
+  // The retry deadline of downloads opened from now on: the configured one, or the shorter
+  // recover_deadline_seconds while a start-up recovery runs.
+  std::uint32_t retry_deadline_seconds = 3600;
 
   agent::AgentOptions Options() const;
   agent::AgentDeps Deps();
 };
 
 // libcurl options from the [transport] section; `fetched` bytes already count against the cap.
-transport::HttpOptions HttpOptionsOf(const Config::Transport& t, std::uint64_t fetched);
+transport::HttpOptions HttpOptionsOf(const Config::Transport& t, std::uint64_t fetched,
+                                     std::uint32_t deadline_seconds);
+
+// Errors that leave an update in flight for later (agent::AgentDeps::keeps_place): an outage,
+// and TLS trust failures (a clock not set yet, a captive portal) once the update was verified.
+bool KeepsPlace(const Error& e);
 
 // Opens everything; `need_trust` false for commands that never verify a bundle.
 Result<std::unique_ptr<Platform>> OpenPlatform(const Config& config, bool need_trust);

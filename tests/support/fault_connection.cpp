@@ -177,9 +177,15 @@ class Session {
     framer_.StartBody(FramingOf(*parsed, method), parsed->content_length.value_or(0));
     if (!ToClient(head)) return Flow::kEnded;
     // Faults "after 0 body bytes" fire right after the head.
-    const Flow f = in_first_ ? DueEvents() : Flow::kGoOn;
+    const Flow f = Planned() ? DueEvents() : Flow::kGoOn;
     if (framer_.phase() == ResponseFramer::Phase::kHead) in_first_ = false;  // no body
     return f;
+  }
+
+  // Whether the offset-planned faults apply to the bytes now flowing, and their offset.
+  bool Planned() const { return in_first_ || plan_.whole_connection; }
+  std::uint64_t PlanOffset() const {
+    return plan_.whole_connection ? connection_body_ : first_body_;
   }
 
   // The largest segment that reaches, but does not pass, the next offset where a fault is due.
@@ -188,24 +194,24 @@ class Session {
     const auto consider = [&](std::uint64_t at, std::uint64_t now) {
       if (at > now) next = std::min(next, at - now);
     };
-    if (in_first_) {
-      if (plan_.drop_at) consider(*plan_.drop_at, first_body_);
-      if (plan_.truncate_at) consider(*plan_.truncate_at, first_body_);
-      if (plan_.stall_at && !stalled_) consider(*plan_.stall_at, first_body_);
+    if (Planned()) {
+      if (plan_.drop_at) consider(*plan_.drop_at, PlanOffset());
+      if (plan_.truncate_at) consider(*plan_.truncate_at, PlanOffset());
+      if (plan_.stall_at && !stalled_) consider(*plan_.stall_at, PlanOffset());
     }
     if (plan_.drop_every > 0) consider(plan_.drop_every, connection_body_);
     return static_cast<std::size_t>(std::min<std::uint64_t>(next, SIZE_MAX));
   }
 
   Flow DueEvents() {
-    if (in_first_) {
-      if (plan_.stall_at && !stalled_ && first_body_ >= *plan_.stall_at) {
+    if (Planned()) {
+      if (plan_.stall_at && !stalled_ && PlanOffset() >= *plan_.stall_at) {
         stalled_ = true;
         ++c_.stalls;
         if (WaitForStop(env_.stop_fd, plan_.stall_for) == WaitResult::kStopped) return Flow::kEnded;
       }
-      if (plan_.drop_at && first_body_ >= *plan_.drop_at) return Drop();
-      if (plan_.truncate_at && first_body_ >= *plan_.truncate_at) return Truncate();
+      if (plan_.drop_at && PlanOffset() >= *plan_.drop_at) return Drop();
+      if (plan_.truncate_at && PlanOffset() >= *plan_.truncate_at) return Truncate();
     }
     if (plan_.drop_every > 0 && connection_body_ >= plan_.drop_every) return Drop();
     return Flow::kGoOn;
@@ -216,12 +222,13 @@ class Session {
   void Flip(std::string& segment) {
     const std::uint64_t size = segment.size();
     std::uint64_t flipped = 0;
-    if (in_first_) {
-      while (next_flip_ < plan_.flip_at.size() && plan_.flip_at[next_flip_] < first_body_) {
+    if (Planned()) {
+      const std::uint64_t base = PlanOffset();
+      while (next_flip_ < plan_.flip_at.size() && plan_.flip_at[next_flip_] < base) {
         ++next_flip_;  // duplicates, or offsets already passed
       }
-      while (next_flip_ < plan_.flip_at.size() && plan_.flip_at[next_flip_] < first_body_ + size) {
-        segment[static_cast<std::size_t>(plan_.flip_at[next_flip_] - first_body_)] ^= 0x01;
+      while (next_flip_ < plan_.flip_at.size() && plan_.flip_at[next_flip_] < base + size) {
+        segment[static_cast<std::size_t>(plan_.flip_at[next_flip_] - base)] ^= 0x01;
         ++flipped;
         ++next_flip_;
         while (next_flip_ < plan_.flip_at.size() &&

@@ -56,6 +56,10 @@ struct ConnectionPlan {
   std::optional<std::string> replace_etag{};
   // Accept, then RST at once without a byte.
   bool reset_immediately = false;
+  // drop_at, truncate_at, stall_at and flip_at count the body bytes of ALL responses on the
+  // connection instead of the first one's (for clients that keep one connection for several
+  // requests).
+  bool whole_connection = false;
 };
 
 // Counters since Start(). faults_applied is the sum of the per-fault counters below it.

@@ -75,6 +75,7 @@ class AgentDownload : public ::testing::Test {
                  "[transport]\n"
                  "stall_seconds = 2\n"
                  "retry_deadline_seconds = 60\n"
+                 "recover_deadline_seconds = 2\n"
                  "[reboot]\n"
                  "command = [\"" +
                  P("reboot.sh") + "\"]\n");
@@ -235,6 +236,55 @@ TEST_F(AgentDownload, ResetsAndCorruptBytesOnTheWayStillInstallTheExactImage) {
   EXPECT_EQ(ReadAll(P("slot-b.img")).substr(0, v2.size()), v2);
   EXPECT_GE(proxy_->stats().drops, 2u);
   EXPECT_GE(proxy_->stats().flipped_bytes, 3u);
+}
+
+TEST_F(AgentDownload, AnOutageDoesNotHoldTheBootAndANewInstallSupersedesTheStuckOne) {
+  const std::string v2 = testing::SimImage(8 << 20, 4);
+  Publish("v2.upl", v2);
+  faultlab::ConnectionPlan slow;
+  slow.throttle_bytes_per_s = 4 << 20;
+  proxy_->SetDefault(slow);
+  ASSERT_EQ(Agent({"recover", "--booted-slot", "A"}).exit_code, 0);
+  int code = 0;
+  ASSERT_TRUE(RunAndKill({"install", Url("v2.upl"), "--booted-slot", "A"},
+                         std::chrono::milliseconds(1200), &code));
+  ASSERT_EQ(Status()["state"], "installing");
+  // The server goes away for good.
+  proxy_->RefuseFor(std::chrono::minutes(5));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = Agent({"recover", "--booted-slot", "A"});
+  EXPECT_EQ(r.exit_code, 7) << r.err;  // unavailable: try later
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20)) << r.err;
+  const Json st = Status();
+  EXPECT_EQ(st["state"], "installing");  // its place kept
+  EXPECT_EQ(st["boot_attempts"], 0);
+  // Another bundle (a local file here) replaces the stuck update.
+  const std::string v3 = testing::SimImage(1 << 20, 5);
+  {
+    format::BundleSpec spec;
+    spec.product = "sim";
+    spec.version = *format::SemVer::Parse("3.0.0");
+    spec.security_counter = 3;
+    spec.compatible = {"sim-board"};
+    spec.created = std::time(nullptr) - 60;
+    spec.expires = spec.created + 86400;
+    auto data = std::make_shared<Bytes>(v3.begin(), v3.end());
+    format::PayloadInput p;
+    p.name = "rootfs";
+    p.target = "rootfs";
+    p.open = [data]() -> Result<std::unique_ptr<ByteSource>> {
+      return std::unique_ptr<ByteSource>(std::make_unique<MemorySource>(*data));
+    };
+    spec.payloads.push_back(std::move(p));
+    MemorySink out;
+    ASSERT_TRUE(format::WriteBundle(spec, {key_.get()}, out).ok());
+    WriteAll(P("v3.upl"), std::string(AsChars(out.bytes())));
+  }
+  const auto inst = Agent({"install", P("v3.upl"), "--booted-slot", "A", "--json"});
+  ASSERT_EQ(inst.exit_code, 0) << inst.err;
+  EXPECT_EQ(Json::parse(inst.out)["state"], "installed");
+  EXPECT_EQ(Status()["update"]["version"], "3.0.0");
+  EXPECT_EQ(ReadAll(P("slot-b.img")).substr(0, v3.size()), v3);
 }
 
 TEST_F(AgentDownload, AMissingBundleFailsAtOnceWithTheHttpStatusExitCode) {

@@ -105,8 +105,10 @@ Status Agent::Fail(Error error, HookPhase phase) {
   // Error hooks inform; they cannot change the outcome.
   (void)RunHook(phase, HookAction::kError, error.message());
   const AgentState state = journal_.state;
-  UPLIFT_TRY(
-      Transition(Event::kFail, [&](JournalEntry& e) { e.last_error = ToJournal(error, state); }));
+  UPLIFT_TRY(Transition(Event::kFail, [&](JournalEntry& e) {
+    e.last_error = ToJournal(error, state);
+    CountFetched(e);
+  }));
   return error;
 }
 
@@ -145,14 +147,37 @@ Status Agent::KeepPlace(Error error) {
   JournalEntry e = journal_;
   e.boot_attempts = 0;
   e.last_error = ToJournal(error, e.state);
+  CountFetched(e);
   UPLIFT_TRY(Save(e));
   return error;
+}
+
+bool Agent::KeepsPlace(const Error& e) const {
+  if (e.Is(base::Errc::kUnavailable)) return true;
+  return deps_.keeps_place && deps_.keeps_place(e);
+}
+
+// Bytes fetched so far count against the data cap across runs, whatever ends this one.
+void Agent::CountFetched(JournalEntry& e) const {
+  if (source_ != nullptr && e.update) {
+    e.update->progress.downloaded_bytes =
+        std::max(e.update->progress.downloaded_bytes, source_->fetched_bytes());
+  }
 }
 
 // --- install ---------------------------------------------------------------------------------
 
 Status Agent::Install(const std::string& bundle_location) {
   if (!loaded_) UPLIFT_TRY(Load());
+  const AgentState s = journal_.state;
+  if (s == AgentState::kDownloading || s == AgentState::kVerifying ||
+      s == AgentState::kInstalling) {
+    // Nothing is armed yet: the unfinished update is abandoned (failed, with the reason) and
+    // the new one starts. Never wedged behind a bundle that became unreachable.
+    (void)Fail(Error(Errc::kInterrupted, "superseded by a new install of " + bundle_location),
+               s == AgentState::kInstalling ? HookPhase::kInstall : HookPhase::kDownload);
+    if (journal_.state != AgentState::kFailed) return Error(Errc::kBusy, "could not abandon the unfinished update");
+  }
   if (!format::IsAtRest(journal_.state)) {
     return Error(Errc::kBusy, "an update is in state " +
                                   std::string(format::AgentStateName(journal_.state)) +
@@ -163,6 +188,8 @@ Status Agent::Install(const std::string& bundle_location) {
                                        " but the committed slot is " +
                                        SlotName(SlotOf(journal_.active_slot)) + "; run recover");
   }
+  source_.reset();
+  verified_head_.reset();
   const bool remote = IsRemoteLocation(bundle_location);
   UPLIFT_TRY(Transition(remote ? Event::kDownload : Event::kInstallLocal, [&](JournalEntry& e) {
     format::JournalUpdate u;
@@ -194,14 +221,17 @@ Status Agent::ContinueUpdate() {
                       HookPhase::kInstall);
         }
         // Start over from the new version's head; nothing of the old one is kept.
-        UPLIFT_TRY(Transition(Event::kRestart, [](JournalEntry& e) {
+        UPLIFT_TRY(Transition(Event::kRestart, [this](JournalEntry& e) {
           auto& u = *e.update;
           format::JournalProgress fresh;
           fresh.download_url = u.progress.download_url;
           fresh.downloaded_bytes = u.progress.downloaded_bytes;  // the data cap counts on
           u.progress = fresh;
+          CountFetched(e);
           e.last_error.reset();
         }));
+        source_.reset();
+        verified_head_.reset();
         continue;
       }
       UPLIFT_TRY(st);
@@ -216,14 +246,24 @@ Status Agent::Verify() {
     return Fail(std::move(st).error(), HookPhase::kDownload);
   }
   auto refuse = [this](Error e) {
-    if (e.Is(base::Errc::kUnavailable)) return KeepPlace(std::move(e));
+    if (KeepsPlace(e)) return KeepPlace(std::move(e));
     return Fail(std::move(e), HookPhase::kDownload);
   };
-  // Whatever the source holds now is what gets verified (and then installed).
-  auto src = OpenBundle(/*resume=*/false);
-  if (!src.ok()) return refuse(std::move(src).error());
-  auto head = format::BundleHead::Read(**src, Verification());
-  if (!head.ok()) return refuse(std::move(head).error());
+  // Whatever the source holds now is what gets verified (and then installed). A bundle replaced
+  // between the requests that read its head is read again from the start.
+  verified_head_.reset();
+  Result<std::unique_ptr<format::BundleHead>> head = Error(base::Errc::kInvalidArgument, "unread");
+  for (int attempt = 0;; ++attempt) {
+    source_.reset();
+    auto src = OpenBundle(/*resume=*/false);
+    if (!src.ok()) return refuse(std::move(src).error());
+    source_ = std::move(*src);
+    head = format::BundleHead::Read(*source_, Verification());
+    if (head.ok()) break;
+    if (!head.error().Is(base::Errc::kSourceChanged) || attempt >= options_.max_source_restarts) {
+      return refuse(std::move(head).error());
+    }
+  }
   format::BundleReader* reader = &(*head)->reader();
   const format::Manifest& m = reader->manifest();
 
@@ -255,7 +295,7 @@ Status Agent::Verify() {
   if (Status st = RunHook(HookPhase::kDownload, HookAction::kLeave); !st.ok()) {
     return Fail(std::move(st).error(), HookPhase::kDownload);
   }
-  return Transition(Event::kVerified, [&](JournalEntry& e) {
+  UPLIFT_TRY(Transition(Event::kVerified, [&](JournalEntry& e) {
     auto& u = *e.update;
     u.manifest_sha256 = crypto::Sha256::Of(reader->manifest_bytes());
     u.version = m.version.ToString();
@@ -268,11 +308,13 @@ Status Agent::Verify() {
     u.delta_source_sha256 = payload->delta_source_sha256;
     format::JournalProgress fresh;
     fresh.download_url = u.progress.download_url;
-    fresh.source_validator = (*src)->validator();
-    fresh.downloaded_bytes = (*src)->fetched_bytes();
+    fresh.source_validator = source_->validator();
+    fresh.downloaded_bytes = source_->fetched_bytes();
     u.progress = fresh;
     e.slots[target].reset();  // about to be overwritten
-  });
+  }));
+  verified_head_ = std::move(*head);
+  return Ok();
 }
 
 Status Agent::WriteSlot() {
@@ -288,14 +330,22 @@ Status Agent::WriteSlot() {
   // kSourceChanged goes back to ContinueUpdate (start over); an outage keeps the place.
   auto stop = [this](Error e) -> Status {
     if (e.Is(base::Errc::kSourceChanged) || e.Is(storage::Errc::kPowerLost)) return e;
-    if (e.Is(base::Errc::kUnavailable)) return KeepPlace(std::move(e));
+    if (KeepsPlace(e)) return KeepPlace(std::move(e));
     return Fail(std::move(e).Context("writing slot " + SlotName(Target())), HookPhase::kInstall);
   };
-  auto src = OpenBundle(/*resume=*/true);
-  if (!src.ok()) return stop(std::move(src).error());
-  auto head = format::BundleHead::Read(**src, Verification());
-  if (!head.ok()) return stop(std::move(head).error());
-  format::BundleReader& reader = (*head)->reader();
+  // Straight after Verify() the same source and head are used; after a restart both are read
+  // again (the head is authenticated again: the journal is not trusted to vouch for it).
+  std::unique_ptr<format::BundleHead> head = std::move(verified_head_);
+  if (source_ == nullptr || head == nullptr) {
+    source_.reset();
+    auto opened = OpenBundle(/*resume=*/true);
+    if (!opened.ok()) return stop(std::move(opened).error());
+    source_ = std::move(*opened);
+    auto read = format::BundleHead::Read(*source_, Verification());
+    if (!read.ok()) return stop(std::move(read).error());
+    head = std::move(*read);
+  }
+  format::BundleReader& reader = head->reader();
   if (crypto::Sha256::Of(reader.manifest_bytes()) != u.manifest_sha256) {
     return stop(Error(base::Errc::kSourceChanged,
                       "bundle " + u.bundle + " changed since it was verified"));
@@ -306,7 +356,11 @@ Status Agent::WriteSlot() {
   if (index == payloads.size()) {
     return stop(Error(base::Errc::kSourceChanged, "bundle " + u.bundle + " lost payload " + u.payload));
   }
-  if (Status st = StreamImage(**src, reader, index); !st.ok()) return stop(std::move(st).error());
+  if (Status st = StreamImage(*source_, reader, index); !st.ok()) {
+    return stop(std::move(st).error());
+  }
+  source_.reset();  // the download is over: what follows is the read-back and the journal
+
 
   storage::BlockDevice& target = SlotDevice(u.target_slot);
   auto digest = internal::HashDevice(target, u.image_size);

@@ -133,19 +133,23 @@ struct RemoteBundle {
   std::uint64_t flip_at = ~std::uint64_t{0};  // bundle offset corrupted in streams (not re-reads)
   int flips_left = 0;
   std::uint64_t outage_after = ~std::uint64_t{0};  // streams fail kUnavailable once served passes this
-  std::function<void()> on_open;   // e.g. replace the bundle after the head was read
+  std::function<void()> on_open;   // called at every open
+  std::function<void()> on_read;   // called before every stream read (e.g. replace the bundle)
 };
 
 class RemoteSource final : public RangeSource {
  public:
-  RemoteSource(std::shared_ptr<RemoteBundle> b) : b_(std::move(b)) {}
+  // Like an HTTP source with If-Range: reads fail once the bundle's validator is no longer the
+  // one it had when this source was opened.
+  RemoteSource(std::shared_ptr<RemoteBundle> b, std::uint64_t fetched_before)
+      : b_(std::move(b)), opened_(b_->validator), base_(fetched_before), start_(b_->served) {}
   static BundleOpener Opener(std::shared_ptr<RemoteBundle> b) {
     return [b](const BundleRequest& r) -> Result<std::unique_ptr<RangeSource>> {
       if (b->on_open) b->on_open();
       if (!r.validator.empty() && r.validator != b->validator) {
         return Error(base::Errc::kSourceChanged, "entity tag " + b->validator + ", expected " + r.validator);
       }
-      return std::unique_ptr<RangeSource>(std::make_unique<RemoteSource>(b));
+      return std::unique_ptr<RangeSource>(std::make_unique<RemoteSource>(b, r.fetched_bytes));
     };
   }
   Result<std::unique_ptr<ByteSource>> OpenRange(std::uint64_t begin, std::uint64_t end) override;
@@ -156,17 +160,27 @@ class RemoteSource final : public RangeSource {
     b_->reread += buf.size();
     return Ok();
   }
-  std::string validator() const override { return b_->validator; }
+  std::string validator() const override { return opened_; }
+  // What a download would count: the figure it was created with plus what it served since.
+  std::uint64_t fetched_bytes() const override { return base_ + (b_->served - start_); }
 
  private:
   std::shared_ptr<RemoteBundle> b_;
+  std::string opened_;
+  std::uint64_t base_;
+  std::uint64_t start_;
 };
 
 class RemoteStream final : public ByteSource {
  public:
-  RemoteStream(std::shared_ptr<RemoteBundle> b, std::uint64_t pos, std::uint64_t end)
-      : b_(std::move(b)), pos_(pos), end_(end) {}
+  RemoteStream(std::shared_ptr<RemoteBundle> b, std::string opened, std::uint64_t pos,
+               std::uint64_t end)
+      : b_(std::move(b)), opened_(std::move(opened)), pos_(pos), end_(end) {}
   Result<std::size_t> Read(MutableByteView buf) override {
+    if (b_->on_read) b_->on_read();
+    if (b_->validator != opened_) {
+      return Error(base::Errc::kSourceChanged, "entity tag " + b_->validator + ", expected " + opened_);
+    }
     if (b_->served >= b_->outage_after) {
       return Error(base::Errc::kUnavailable, "server unreachable (test outage)");
     }
@@ -184,13 +198,14 @@ class RemoteStream final : public ByteSource {
 
  private:
   std::shared_ptr<RemoteBundle> b_;
+  std::string opened_;
   std::uint64_t pos_;
   std::uint64_t end_;
 };
 
 inline Result<std::unique_ptr<ByteSource>> RemoteSource::OpenRange(std::uint64_t begin,
                                                                   std::uint64_t end) {
-  return std::unique_ptr<ByteSource>(std::make_unique<RemoteStream>(b_, begin, end));
+  return std::unique_ptr<ByteSource>(std::make_unique<RemoteStream>(b_, opened_, begin, end));
 }
 
 class RecordingRebooter final : public Rebooter {

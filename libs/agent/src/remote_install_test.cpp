@@ -61,8 +61,8 @@ TEST_F(RemoteInstall, StreamsTheBundleOnceAndCommits) {
   ASSERT_GE(trace.size(), 4u);
   EXPECT_EQ(trace[1], "downloading");
   EXPECT_EQ(trace[2], "installing");
-  // The head twice (verify, then install), the payload once.
-  EXPECT_EQ(remote->served, remote->data.size() + HeadSize(remote->data));
+  // Every byte once: the head read to verify is the one the install uses.
+  EXPECT_EQ(remote->served, remote->data.size());
   EXPECT_EQ(out->journal.update->progress.download_url, kUrl);
   EXPECT_EQ(out->journal.update->progress.source_validator, "\"v1\"");
 }
@@ -98,7 +98,7 @@ TEST_F(RemoteInstall, AChunkThatStaysCorruptFailsNamingIt) {
 TEST_F(RemoteInstall, AnOutageKeepsThePlaceAndTheNextStartResumesThere) {
   remote->data = MakeBundle(v2);
   const std::uint64_t head = HeadSize(remote->data);
-  remote->outage_after = 2 * head + kImage / 2;  // both heads, then half the payload
+  remote->outage_after = head + kImage / 2;  // the head, then half the payload
   auto first = Install();
   ASSERT_FALSE(first.ok());
   EXPECT_TRUE(first.error().Is(base::Errc::kUnavailable)) << first.error().message();
@@ -109,7 +109,8 @@ TEST_F(RemoteInstall, AnOutageKeepsThePlaceAndTheNextStartResumesThere) {
   const std::uint64_t restart = j.update->progress.stored_offset;
   EXPECT_GT(restart, 0u);
   EXPECT_EQ(restart, j.update->progress.output_bytes);
-  EXPECT_EQ(j.update->progress.downloaded_bytes, 0u);  // memory sources fetch nothing
+  // Everything fetched so far is journaled for the data cap, up to the outage.
+  EXPECT_EQ(j.update->progress.downloaded_bytes, remote->served);
 
   const std::uint64_t before = remote->served;
   remote->outage_after = ~std::uint64_t{0};
@@ -122,6 +123,40 @@ TEST_F(RemoteInstall, AnOutageKeepsThePlaceAndTheNextStartResumesThere) {
   EXPECT_LE(resumed, head + (kImage - restart) + format::kMinChunkSize);
 }
 
+TEST_F(RemoteInstall, ANewInstallSupersedesOneThatCannotGoOn) {
+  remote->data = MakeBundle(v2);
+  remote->outage_after = HeadSize(remote->data) + kImage / 2;
+  auto first = Install();
+  ASSERT_FALSE(first.ok());
+  ASSERT_EQ(Journal().state, AgentState::kInstalling);
+  // The old URL stays dead; the operator (or server) offers another bundle.
+  const Bytes v3 = testing::Evolve(v1, 3);
+  testing::BundleOptions o3;
+  o3.version = "3.0.0";
+  o3.security_counter = 3;
+  const Bytes bundle3 = MakeBundle(v3, o3);
+  const BundleOpener remote_opener = RemoteSource::Opener(remote);
+  run.open_bundle = [&](const BundleRequest& r) -> Result<std::unique_ptr<RangeSource>> {
+    if (r.location == "local-v3") {
+      return std::unique_ptr<RangeSource>(std::make_unique<MemoryRangeSource>(bundle3));
+    }
+    return remote_opener(r);
+  };
+  Agent a = run.Make(dev, Slot::kA);
+  const Status recovered = a.Recover();  // the old download still cannot go on
+  ASSERT_FALSE(recovered.ok());
+  EXPECT_TRUE(recovered.error().Is(base::Errc::kUnavailable));
+  EXPECT_EQ(a.journal().state, AgentState::kInstalling);
+  ASSERT_TRUE(a.Install("local-v3").ok());
+  EXPECT_EQ(a.journal().state, AgentState::kInstalled);
+  EXPECT_EQ(a.journal().update->version, "3.0.0");
+  EXPECT_TRUE(run.rebooter.requested);
+  auto done = Drive(dev, run);
+  ASSERT_TRUE(done.ok()) << done.error().message();
+  EXPECT_EQ(done->journal.state, AgentState::kCommitted);
+  EXPECT_EQ(dev.SlotPrefix(Slot::kB, kImage), v3);
+}
+
 TEST_F(RemoteInstall, ZstdFramesAreRestartPoints) {
   testing::BundleOptions o;
   o.compression = format::Compression::kZstd;
@@ -129,7 +164,7 @@ TEST_F(RemoteInstall, ZstdFramesAreRestartPoints) {
   remote->data = MakeBundle(v2, o);
   const std::uint64_t head = HeadSize(remote->data);
   const std::uint64_t payload = remote->data.size() - head;
-  remote->outage_after = 2 * head + payload * 3 / 4;
+  remote->outage_after = head + payload * 3 / 4;
   auto first = Install();
   ASSERT_FALSE(first.ok());
   ASSERT_TRUE(first.error().Is(base::Errc::kUnavailable)) << first.error().message();
@@ -166,7 +201,7 @@ TEST_F(RemoteInstall, DeltaSegmentsAreRestartPoints) {
   const std::uint64_t payload = remote->data.size() - head;
   run.options.checkpoint_bytes = 64 * 1024;
   // Patch bytes are few per segment; stop in the last segment.
-  remote->outage_after = 2 * (head + format::kHeaderSize) + payload - 1500;
+  remote->outage_after = head + payload - 1500;
   auto first = Drive(big, run, [](Agent& a) { return a.Install(kUrl); });
   ASSERT_FALSE(first.ok());
   ASSERT_TRUE(first.error().Is(base::Errc::kUnavailable)) << first.error().message();
@@ -196,11 +231,12 @@ TEST_F(RemoteInstall, ABundleThatChangesOnTheServerIsStartedOverNotSpliced) {
   o3.security_counter = 3;
   const Bytes v3 = testing::Evolve(v1, 3);
   const Bytes bundle3 = MakeBundle(v3, o3);
-  int opens = 0;
-  remote->on_open = [&] {
-    // The install opens the source a second time (after the head was verified): by then the
-    // server holds 3.0.0 under a new entity tag.
-    if (++opens == 2) {
+  const std::uint64_t head = HeadSize(remote->data);
+  bool changed = false;
+  remote->on_read = [&] {
+    // Halfway through the payload the server starts serving 3.0.0 under a new entity tag.
+    if (!changed && remote->served > head + kImage / 2) {
+      changed = true;
       remote->data = bundle3;
       remote->validator = "\"v3\"";
     }
@@ -218,12 +254,22 @@ TEST_F(RemoteInstall, ABundleThatChangesOnTheServerIsStartedOverNotSpliced) {
 
 TEST_F(RemoteInstall, ABundleThatKeepsChangingGivesUp) {
   remote->data = MakeBundle(v2);
-  int opens = 0;
-  remote->on_open = [&] { remote->validator = "\"v" + std::to_string(++opens) + "\""; };
+  const std::uint64_t head = HeadSize(remote->data);
+  std::uint64_t last_change = 0;
+  int versions = 0;
+  remote->on_read = [&] {
+    // A new version each time a head and 2 KiB of payload have been served since the last one.
+    if (remote->served - last_change > head + 2048) {
+      last_change = remote->served;
+      remote->validator = "\"v" + std::to_string(++versions) + "\"";
+    }
+  };
   auto out = Install();
   ASSERT_FALSE(out.ok());
   EXPECT_TRUE(out.error().Is(base::Errc::kSourceChanged)) << out.error().message();
   EXPECT_EQ(Journal().state, AgentState::kFailed);
+  EXPECT_NE(out.error().message().find("gave up after 3 restarts"), std::string::npos)
+      << out.error().message();
 }
 
 }  // namespace

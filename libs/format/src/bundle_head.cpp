@@ -46,6 +46,12 @@ Result<std::unique_ptr<BundleHead>> BundleHead::Read(RangeSource& src, const Ver
     head->source_ = std::make_unique<MemorySource>(head->bytes_);
     auto reader = BundleReader::Open(*head->source_, options);
     if (!reader.ok()) {
+      // Policy refusals of an authentic manifest cannot change on a second read.
+      const Error& e = reader.error();
+      if (e.Is(Errc::kExpired) || e.Is(Errc::kIncompatibleHardware) || e.Is(Errc::kDowngrade) ||
+          e.Is(Errc::kRevokedKey)) {
+        return std::move(reader).error();
+      }
       last = std::move(reader).error();
       continue;
     }

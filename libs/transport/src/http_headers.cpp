@@ -126,11 +126,15 @@ std::optional<std::int64_t> ParseRetryAfter(std::string_view value, std::int64_t
 }
 
 bool IsStrongEtag(std::string_view v) {
-  if (v.size() < 2 || v.front() != '"' || v.back() != '"') return false;
+  // At most 256 bytes of printable ASCII: what the agent's journal can keep (RFC 9110 also
+  // allows obs-text, which a validator does not need).
+  if (v.size() < 2 || v.size() > kMaxValidatorLength || v.front() != '"' || v.back() != '"') {
+    return false;
+  }
   const std::string_view inner = v.substr(1, v.size() - 2);
   return std::all_of(inner.begin(), inner.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
-    return u == 0x21 || (u >= 0x23 && u != 0x7f);
+    return u == 0x21 || (u >= 0x23 && u <= 0x7e);
   });
 }
 

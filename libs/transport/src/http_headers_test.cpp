@@ -66,6 +66,9 @@ TEST(HttpHeaders, OnlyStrongEtagsAreValidators) {
   EXPECT_FALSE(IsStrongEtag("5f1e"));
   EXPECT_FALSE(IsStrongEtag("\"a\"b\""));
   EXPECT_FALSE(IsStrongEtag("\""));
+  EXPECT_FALSE(IsStrongEtag("\"" + std::string(300, 'a') + "\""));  // longer than a journal keeps
+  EXPECT_FALSE(IsStrongEtag("\"caf\xc3\xa9\""));                    // not ASCII
+  EXPECT_TRUE(IsStrongEtag("\"" + std::string(254, 'a') + "\""));
 }
 
 }  // namespace

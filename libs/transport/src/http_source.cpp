@@ -25,11 +25,13 @@ struct HttpRangeSource::Shared {
   TransferStats stats;
   std::uint64_t budget_used = 0;
   std::uint64_t next_seed = 0;
-  std::mutex reread_mu;  // one re-read at a time on the shared handle
-  CURL* reread_handle = nullptr;
+  // Idle easy handles, each keeping its connection (and TLS session) alive: the next stream or
+  // re-read takes one, so a head, a payload and a re-read travel on one connection instead of
+  // paying a TCP and TLS handshake each. A handle is used by one thread at a time.
+  std::vector<CURL*> idle;
 
   ~Shared() {
-    if (reread_handle != nullptr) curl_easy_cleanup(reread_handle);
+    for (CURL* h : idle) curl_easy_cleanup(h);
   }
 };
 
@@ -104,12 +106,21 @@ struct Transfer {
   Clock::time_point rate_start;
   std::uint64_t rate_bytes = 0;
 
-  void Reset() {
+  bool expect_status = true;  // the next header line starts a response
+  bool bad_response = false;  // this response breaks the range rules: retry on a new connection
+
+  // A new response (after a redirect or a 1xx): its own header fields.
+  void ResetResponse() {
     status = 0;
     etag.clear();
     content_range.reset();
     content_length.reset();
     retry_after.reset();
+  }
+  void Reset() {
+    ResetResponse();
+    expect_status = true;
+    bad_response = false;
     body_started = false;
     skip = 0;
     abort.reset();
@@ -132,12 +143,16 @@ struct Transfer {
 std::size_t OnHeader(char* data, std::size_t size, std::size_t n, void* user) {
   auto& t = *static_cast<Transfer*>(user);
   const std::string_view line(data, size * n);
-  if (const auto st = ParseStatusLine(line)) {
-    // A new response (after a redirect or a 100 Continue): forget the previous one's fields.
-    const bool started = t.body_started;
-    t.Reset();
-    t.body_started = started;
-    t.status = *st;
+  if (t.expect_status) {
+    // Only the first line of a response is its status line (libcurl passes every response of
+    // a redirect chain or a 1xx through here); a header line that looks like one is not.
+    t.expect_status = false;
+    t.ResetResponse();
+    t.status = ParseStatusLine(line).value_or(0);
+    return size * n;
+  }
+  if (line == "\r\n" || line == "\n") {
+    t.expect_status = true;  // end of this response's headers
     return size * n;
   }
   if (const auto h = ParseHeaderLine(line)) {
@@ -162,6 +177,8 @@ Status StartBody(Transfer& t) {
   };
   if (t.status == 206) {
     if (!t.content_range || t.content_range->first != t.offset) {
+      // A broken cache or middlebox: try again on a fresh connection (bounded by the deadline).
+      t.bad_response = true;
       return Error(
           Errc::kBadResponse,
           s.url + ": 206 response without a Content-Range starting at " + std::to_string(t.offset));
@@ -340,6 +357,12 @@ Result<bool> RunAttempt(CURL* h, Transfer& t, Attempt& a) {
                            : version == CURL_HTTP_VERSION_2_0 ? 2
                                                               : 3;
   }
+  if (t.abort && t.bad_response) {
+    a = Attempt{};
+    a.net = NetFailure::kProtocol;
+    a.detail = t.abort->message();
+    return false;
+  }
   if (t.abort) return *std::move(t.abort);
   a = Attempt{};
   a.progressed = t.progressed;
@@ -371,7 +394,17 @@ Result<bool> RunAttempt(CURL* h, Transfer& t, Attempt& a) {
     }
     return false;
   }
-  const std::uint64_t now_end = t.Wanted();
+  std::uint64_t now_end = t.Wanted();
+  // Size unknown ("bytes a-b/*"): this response still says where its part ends.
+  if (now_end == kToEnd && t.status == 206 && t.content_range) {
+    now_end = t.content_range->last + 1;
+    if (t.offset < now_end) {
+      a.net = NetFailure::kReset;
+      a.detail =
+          "body ended at byte " + std::to_string(t.offset) + " of " + std::to_string(now_end);
+      return false;
+    }
+  }
   if (t.offset >= now_end || (now_end == kToEnd && t.body_started)) return true;
   a.net = NetFailure::kReset;
   a.detail = "body ended at byte " + std::to_string(t.offset) + " of " + std::to_string(now_end);
@@ -387,6 +420,9 @@ Status RunWithRetries(CURL* h, Transfer& t, const std::function<bool(Millis)>& s
   }
   Retrier retrier(s.opt.retry, SteadyNow, seed);
   for (;;) {
+    const Millis connect =
+        std::min(std::max(retrier.remaining(), Millis(1000)), s.opt.connect_timeout);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect.count()));
     Attempt a;
     UPLIFT_ASSIGN(const bool done, RunAttempt(h, t, a));
     if (done) return Ok();
@@ -400,6 +436,31 @@ Status RunWithRetries(CURL* h, Transfer& t, const std::function<bool(Millis)>& s
   }
 }
 
+CURL* NewHandle(const HttpRangeSource::Shared& s);
+
+// A handle from the pool (or a new one), returned to it by Release.
+CURL* Acquire(HttpRangeSource::Shared& s) {
+  {
+    std::lock_guard lock(s.mu);
+    if (!s.idle.empty()) {
+      CURL* h = s.idle.back();
+      s.idle.pop_back();
+      return h;
+    }
+  }
+  return NewHandle(s);
+}
+
+void Release(HttpRangeSource::Shared& s, CURL* h) {
+  if (h == nullptr) return;
+  std::lock_guard lock(s.mu);
+  if (s.idle.size() < 2) {
+    s.idle.push_back(h);
+  } else {
+    curl_easy_cleanup(h);
+  }
+}
+
 CURL* NewHandle(const HttpRangeSource::Shared& s) {
   CURL* h = curl_easy_init();
   if (h == nullptr) return nullptr;
@@ -409,7 +470,9 @@ CURL* NewHandle(const HttpRangeSource::Shared& s) {
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  // An https download never follows a redirect to plain http.
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR,
+                   s.url.starts_with("https://") ? "https" : "http,https");
   curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
@@ -463,7 +526,7 @@ class HttpStream final : public ByteSource {
  private:
   void Produce(std::uint64_t begin, std::uint64_t end) {
     Status st = Ok();
-    CURL* h = NewHandle(*s_);
+    CURL* h = Acquire(*s_);
     if (h == nullptr) {
       st = Error(base::Errc::kIo, "curl_easy_init failed");
     } else {
@@ -480,7 +543,7 @@ class HttpStream final : public ByteSource {
         std::unique_lock lock(mu_);
         return !cv_.wait_for(lock, d, [&] { return cancel_; });
       });
-      curl_easy_cleanup(h);
+      Release(*s_, h);
     }
     {
       std::lock_guard lock(mu_);
@@ -550,9 +613,13 @@ Result<std::unique_ptr<ByteSource>> HttpRangeSource::OpenRange(std::uint64_t beg
 
 Status HttpRangeSource::Reread(std::uint64_t offset, MutableByteView buf) {
   if (buf.empty()) return Ok();
-  std::lock_guard lock(s_->reread_mu);
-  if (s_->reread_handle == nullptr) s_->reread_handle = NewHandle(*s_);
-  if (s_->reread_handle == nullptr) return Error(base::Errc::kIo, "curl_easy_init failed");
+  CURL* h = Acquire(*s_);
+  if (h == nullptr) return Error(base::Errc::kIo, "curl_easy_init failed");
+  struct Back {
+    Shared& s;
+    CURL* h;
+    ~Back() { Release(s, h); }
+  } back{*s_, h};
   std::size_t got = 0;
   Transfer t;
   t.s = s_.get();
@@ -565,7 +632,7 @@ Status HttpRangeSource::Reread(std::uint64_t offset, MutableByteView buf) {
     s_->stats.reread_bytes += d.size();
     return Ok();
   };
-  UPLIFT_TRY(RunWithRetries(s_->reread_handle, t, [](Millis d) {
+  UPLIFT_TRY(RunWithRetries(h, t, [](Millis d) {
     std::this_thread::sleep_for(d);
     return true;
   }));

@@ -46,8 +46,9 @@ Verdict Classify(const Attempt& a) {
       return Verdict::kRetry;
   }
   const int s = a.http_status;
+  if (s == 501 || s == 505) return Verdict::kFatal;  // not implemented: retrying cannot help
   if (s >= 500 && s <= 599) return Verdict::kRetry;
-  if (s == 408 || s == 429) return Verdict::kRetry;
+  if (s == 408 || s == 429 || s == 421) return Verdict::kRetry;  // 421: another connection may do
   if (s == 0) return Verdict::kRetry;  // no status and no network error: an empty answer
   return Verdict::kFatal;
 }
@@ -72,10 +73,18 @@ Error AttemptError(const Attempt& a) {
 Retrier::Retrier(RetryPolicy policy, Now now, std::uint64_t seed)
     : policy_(policy), now_(std::move(now)), start_(now_()), rng_(seed) {}
 
+Millis Retrier::remaining() const {
+  const Millis left = policy_.deadline - (now_() - start_);
+  return std::max(left, Millis(0));
+}
+
 Result<Millis> Retrier::NextDelay(const Attempt& a) {
   if (Classify(a) == Verdict::kFatal) return AttemptError(a);
   const bool after_progress = a.progressed;
   failures_ = after_progress ? 0 : failures_ + 1;
+  // The deadline bounds time without progress: a long transfer on a slow link that drops now
+  // and then is healthy, however long it has run.
+  if (after_progress) start_ = now_();
   Millis delay{0};
   if (!after_progress) {
     // Full jitter: uniform in [0, min(max, initial * 2^(failures-1))].

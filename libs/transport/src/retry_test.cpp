@@ -31,10 +31,10 @@ TEST(Classify, NetworkFailuresAreRetriedExceptTrustAndRedirectLoops) {
 }
 
 TEST(Classify, StatusCodes) {
-  for (int s : {500, 502, 503, 504, 599, 408, 429}) {
+  for (int s : {500, 502, 503, 504, 599, 408, 421, 429}) {
     EXPECT_EQ(Classify(Http(s)), Verdict::kRetry) << s;
   }
-  for (int s : {400, 401, 403, 404, 405, 410, 451, 301, 304}) {
+  for (int s : {400, 401, 403, 404, 405, 410, 451, 301, 304, 501, 505}) {
     EXPECT_EQ(Classify(Http(s)), Verdict::kFatal) << s;
   }
 }
@@ -137,6 +137,26 @@ TEST(Retrier, TheDeadlineEndsRetriesAndNamesTheLastFailure) {
   // A Retry-After that would end past the deadline stops at once.
   Retrier late(p, t.fn(), 5);
   auto d = late.NextDelay(Http(429, 3600));
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(d.error().Is(base::Errc::kUnavailable));
+}
+
+TEST(Retrier, TheDeadlineBoundsTimeWithoutProgressNotTheWholeTransfer) {
+  FakeTime t;
+  RetryPolicy p;
+  p.deadline = Millis(10'000);
+  Retrier r(p, t.fn(), 9);
+  // A long, healthy transfer on a flaky link: a drop every 8 s of progress, for 80 s.
+  for (int i = 0; i < 10; ++i) {
+    t.now += Millis(8'000);
+    Attempt dropped = Net(NetFailure::kReset);
+    dropped.progressed = true;
+    auto d = r.NextDelay(dropped);
+    ASSERT_TRUE(d.ok()) << "drop " << i << ": " << d.error().message();
+  }
+  // Then nothing for longer than the deadline: unavailable.
+  t.now += Millis(11'000);
+  auto d = r.NextDelay(Net(NetFailure::kConnect));
   ASSERT_FALSE(d.ok());
   EXPECT_TRUE(d.error().Is(base::Errc::kUnavailable));
 }

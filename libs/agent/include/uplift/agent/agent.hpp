@@ -22,6 +22,7 @@
 #include "uplift/base/io.hpp"
 #include "uplift/base/range_source.hpp"
 #include "uplift/boot/boot_control.hpp"
+#include "uplift/format/bundle_head.hpp"
 #include "uplift/format/bundle_reader.hpp"
 #include "uplift/format/journal.hpp"
 #include "uplift/format/trust_store.hpp"
@@ -84,6 +85,11 @@ struct AgentDeps {
   HookRunner* hooks = nullptr;                // null: no hooks
   std::vector<HealthCheck*> health = {};      // run in order during a trial boot
   BundleOpener open_bundle = FileBundleOpener();
+  // Errors of a bundle source that say "not now" rather than "never": the update keeps its place
+  // (state and restart point) for a later recover instead of failing. The default knows
+  // base::Errc::kUnavailable; uplift-agent adds TLS trust failures (a device whose clock is not
+  // set yet sees every certificate as not yet valid).
+  std::function<bool(const Error&)> keeps_place = {};
   // Observes every transition after it is journaled (golden traces, logs, later: reports).
   std::function<void(AgentState from, Event event, AgentState to)> on_transition = {};
 };
@@ -106,7 +112,9 @@ class Agent {
   Status Recover();
 
   // Verifies the bundle, writes its image into the inactive slot, reads it back, arms a trial
-  // boot and asks for a reboot. A URL (IsRemoteLocation) is streamed from the network into the
+  // boot and asks for a reboot. An update still downloading or installing (slot not yet armed)
+  // is abandoned for the new one, so a device can never be wedged by a bundle that became
+  // unreachable. A URL (IsRemoteLocation) is streamed from the network into the
   // slot: every chunk is verified before it is used, and an interruption resumes from the last
   // restart point. A network outage beyond the retry deadline (base::Errc::kUnavailable) keeps
   // the update in flight for the next recover. Refusals (format::Errc: signatures, revoked key, expiry,
@@ -143,12 +151,19 @@ class Agent {
   Result<std::unique_ptr<RangeSource>> OpenBundle(bool resume) const;
   Status StreamImage(RangeSource& src, format::BundleReader& reader, std::size_t payload_index);
   Status KeepPlace(Error error);
+  bool KeepsPlace(const Error& e) const;
+  void CountFetched(format::JournalEntry& e) const;
   format::VerifyOptions Verification() const;
   storage::BlockDevice& SlotDevice(format::SlotIndex s);
   boot::Slot Target() const;
 
   AgentOptions options_;
   AgentDeps deps_;
+  // The bundle source being read (every journal write keeps its data-cap count current), and the
+  // head Verify() authenticated: WriteSlot() in the same run uses both, so a download reads the
+  // head once and stays on one connection. Both empty after a restart of the process.
+  std::unique_ptr<RangeSource> source_;
+  std::unique_ptr<format::BundleHead> verified_head_;
   boot::Slot booted_;
   format::JournalEntry journal_;
   bool loaded_ = false;

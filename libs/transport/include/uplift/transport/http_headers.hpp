@@ -37,8 +37,9 @@ std::optional<std::uint64_t> ParseContentLength(std::string_view value);
 // the past gives 0). nullopt if malformed.
 std::optional<std::int64_t> ParseRetryAfter(std::string_view value, std::int64_t now_unix);
 
-// A strong entity tag ("..." without W/): usable with If-Range (RFC 9110 §13.1.5). Weak or
-// malformed tags are not.
+// A strong entity tag ("..." without W/, printable ASCII, at most kMaxValidatorLength bytes):
+// usable with If-Range (RFC 9110 §13.1.5). Weak, malformed or oversized tags are not.
+inline constexpr std::size_t kMaxValidatorLength = 256;
 bool IsStrongEtag(std::string_view value);
 
 }  // namespace uplift::transport

@@ -42,8 +42,9 @@ struct Attempt {
 
 enum class Verdict { kRetry, kFatal };
 
-// Retryable: network failures except TLS trust and redirect loops; HTTP 5xx, 408, 429.
-// Fatal: every other 4xx (404 must not loop), 3xx left over (redirect not followed), TLS trust.
+// Retryable: network failures except TLS trust and redirect loops; HTTP 5xx but 501 and 505,
+// 408, 421, 429. Fatal: every other 4xx (404 must not loop), 501, 505, 3xx left over (redirect
+// not followed), TLS trust.
 Verdict Classify(const Attempt& a);
 
 struct RetryPolicy {
@@ -56,8 +57,9 @@ struct RetryPolicy {
 // One download's retry state. After a failed attempt, NextDelay says how long to wait before
 // the next one, or why to stop: fatal classification (kHttpStatus / kTls / ...) or the deadline
 // (base::Errc::kUnavailable, naming the last failure). An attempt that made progress resets the
-// exponent, and the first retry after progress does not wait at all: a link that drops every few
-// MiB costs a reconnect, not seconds of idle time.
+// exponent and the deadline (which thus bounds time without progress), and the first retry after
+// progress does not wait at all: a link that drops every few MiB costs a reconnect, not seconds of
+// idle time.
 class Retrier {
  public:
   using Now = std::function<Millis()>;  // monotonic
@@ -65,6 +67,9 @@ class Retrier {
 
   Result<Millis> NextDelay(const Attempt& a);
   int failures() const { return failures_; }  // consecutive failures without progress
+  // Time left before the deadline (0 once passed): caps how long one attempt may wait to
+  // connect, so a black-holed server cannot stretch the deadline by a connect timeout.
+  Millis remaining() const;
 
  private:
   RetryPolicy policy_;
