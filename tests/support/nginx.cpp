@@ -22,6 +22,7 @@
 #include <sstream>
 #include <vector>
 
+#include "child_process.hpp"
 #include "loopback_socket.hpp"
 #include "uplift/base/errors.hpp"
 #include "uplift/base/io.hpp"
@@ -37,66 +38,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kStartLimit = std::chrono::seconds(10);
 constexpr auto kStopLimit = std::chrono::seconds(5);
 constexpr int kPortAttempts = 5;
-constexpr std::size_t kLogTail = 1500;
-
-std::string ReadText(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-std::string Tail(std::string s) {
-  if (s.size() > kLogTail) s = "..." + s.substr(s.size() - kLogTail);
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  for (char& c : s) {
-    if (c == '\n') c = '|';  // error messages are one line
-  }
-  return s;
-}
-
-bool IsExecutable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
-
-// $env_var if set, else `fallback` if executable, else the first `name` on PATH.
-Result<std::string> FindProgram(const char* env_var, const std::string& fallback,
-                                const std::string& name) {
-  if (const char* v = std::getenv(env_var); v != nullptr && *v != '\0') {
-    if (IsExecutable(v)) return std::string(v);
-    return Error(base::Errc::kNotFound, std::string(env_var) + "=" + v + " is not executable");
-  }
-  if (IsExecutable(fallback)) return fallback;
-  std::stringstream path(std::getenv("PATH") != nullptr ? std::getenv("PATH") : "");
-  for (std::string dir; std::getline(path, dir, ':');) {
-    if (!dir.empty() && IsExecutable(dir + "/" + name)) return dir + "/" + name;
-  }
-  return Error(base::Errc::kNotFound, name + " not found (" + fallback + ", PATH)");
-}
-
-// Starts argv[0] (absolute) with stdin from /dev/null and stdout/stderr appended to log_path.
-Result<pid_t> SpawnLogged(std::vector<std::string> argv, const std::string& log_path) {
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return ErrnoError("spawning " + argv[0], rc);
-  return pid;
-}
-
-// Runs to completion; returns the exit status (128+signal when killed).
-Result<int> RunLogged(std::vector<std::string> argv, const std::string& log_path) {
-  UPLIFT_ASSIGN(const pid_t pid, SpawnLogged(std::move(argv), log_path));
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return ErrnoError("waitpid", errno);
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // nginx's configuration syntax: a double-quoted string may not hold '"' or '\' unescaped, and
 // '$' would start a variable in `root`.
@@ -222,11 +163,11 @@ Result<std::unique_ptr<NginxServer>> NginxServer::Start(const std::string& root_
       if (SteadyClock::now() >= deadline) {
         return Error(base::Errc::kIo,
                      "nginx did not accept connections on 127.0.0.1:" + std::to_string(port) +
-                         " within 10 s: " + Tail(ReadText(log)));
+                         " within 10 s: " + LogTail(ReadText(log)));
       }
       ::poll(nullptr, 0, 10);  // readiness has no notification to wait on
     }
-    const std::string tail = Tail(ReadText(log));
+    const std::string tail = LogTail(ReadText(log));
     if (!exited || tail.find("Address already in use") == std::string::npos ||
         attempt == kPortAttempts) {
       return Error(base::Errc::kIo, "nginx exited during start-up: " + tail);
@@ -278,7 +219,7 @@ Status MakeSelfSignedCert(const std::string& dir, std::string* cert_path, std::s
   ::unlink(log.c_str());
   if (rc != 0) {
     return Error(base::Errc::kIo,
-                 "openssl req exited with " + std::to_string(rc) + ": " + Tail(output));
+                 "openssl req exited with " + std::to_string(rc) + ": " + LogTail(output));
   }
 
   // curl pins the SHA-256 of the DER SubjectPublicKeyInfo.
