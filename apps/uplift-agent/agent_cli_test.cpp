@@ -9,6 +9,7 @@
 #include <string>
 
 #include "process.hpp"
+#include "sim_device_files.hpp"
 #include "sim_image.hpp"
 #include "uplift/crypto/hash.hpp"
 #include "uplift/format/bundle_writer.hpp"
@@ -43,53 +44,19 @@ class AgentCli : public ::testing::Test {
     key_ = std::make_unique<crypto::PrivateKey>(std::move(key).value());
     format::TrustStore ts;
     ASSERT_TRUE(ts.AddKey(key_->Public(), std::string(format::kReleaseRole)).ok());
-    WriteAll(P("trust.json"), ts.Serialize());
     v1_ = SimImage(60 * 1024, 1);
-    WriteAll(P("slot-a.img"), Pad(v1_, kSlotSize));
-    WriteAll(P("slot-b.img"), std::string(kSlotSize, '\0'));
-    WriteAll(P("env0.bin"), std::string(0x4000, '\0'));
-    WriteAll(P("env1.bin"), std::string(0x4000, '\0'));
-    WriteAll(P("fw_env.config"), P("env0.bin") + " 0x0 0x4000\n" + P("env1.bin") + " 0x0 0x4000\n");
     fs::create_directories(P("health.d"));
     fs::create_directories(P("hooks"));
-    Script(P("reboot.sh"), "echo reboot >> " + P("reboots"));
-    WriteAll(P("agent.toml"),
-             "device_type = \"sim-board\"\n"
-             "data_dir = \"" +
-                 P("data") +
-                 "\"\n"
-                 "trust_store = \"" +
-                 P("trust.json") +
-                 "\"\n"
-                 "checkpoint_mib = 1\n"
-                 "[slots]\n"
-                 "a = { path = \"" +
-                 P("slot-a.img") +
-                 "\" }\n"
-                 "b = { path = \"" +
-                 P("slot-b.img") +
-                 "\" }\n"
-                 "[boot]\n"
-                 "backend = \"uboot\"\n"
-                 "fw_env_config = \"" +
-                 P("fw_env.config") +
-                 "\"\n"
-                 "cmdline_file = \"" +
-                 P("cmdline") +
-                 "\"\n"
-                 "[hooks]\n"
-                 "dir = \"" +
-                 P("hooks") +
-                 "\"\n"
-                 "timeout_seconds = 5\n"
-                 "[health]\n"
-                 "dir = \"" +
-                 P("health.d") +
-                 "\"\n"
-                 "timeout_seconds = 5\n"
-                 "[reboot]\n"
-                 "command = [\"" +
-                 P("reboot.sh") + "\"]\n");
+    testing::SimDeviceFiles files;
+    files.dir = dir_;
+    files.trust = &ts;
+    files.slot_a_image = v1_;
+    files.slot_size = kSlotSize;
+    files.boot_extra = "cmdline_file = \"" + P("cmdline") + "\"\n";
+    files.extra_toml = "[hooks]\ndir = \"" + P("hooks") +
+                       "\"\ntimeout_seconds = 5\n"
+                       "[health]\ndir = \"" + P("health.d") + "\"\ntimeout_seconds = 5\n";
+    files.Write();
   }
   void TearDown() override { fs::remove_all(dir_); }
 

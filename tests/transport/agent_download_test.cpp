@@ -16,6 +16,7 @@
 
 #include "fault_proxy.hpp"
 #include "process.hpp"
+#include "sim_device_files.hpp"
 #include "sim_image.hpp"
 #include "test_origin.hpp"
 
@@ -40,45 +41,17 @@ class AgentDownload : public ::testing::Test {
         std::move(crypto::PrivateKey::Generate(crypto::SignatureAlgorithm::kEd25519)).value());
     format::TrustStore ts;
     ASSERT_TRUE(ts.AddKey(key_->Public(), std::string(format::kReleaseRole)).ok());
-    WriteAll(P("trust.json"), ts.Serialize());
-    const std::string v1 = testing::SimImage(1 << 20, 1);
-    std::string slot_a = v1;
-    slot_a.resize(kSlotSize, '\0');
-    WriteAll(P("slot-a.img"), slot_a);
-    WriteAll(P("slot-b.img"), std::string(kSlotSize, '\0'));
-    WriteAll(P("env0.bin"), std::string(0x4000, '\0'));
-    WriteAll(P("env1.bin"), std::string(0x4000, '\0'));
-    WriteAll(P("fw_env.config"), P("env0.bin") + " 0x0 0x4000\n" + P("env1.bin") + " 0x0 0x4000\n");
-    WriteAll(P("reboot.sh"), "#!/bin/sh\necho reboot >> " + P("reboots") + "\n");
-    ::chmod(P("reboot.sh").c_str(), 0755);
-    WriteAll(P("agent.toml"),
-             "device_type = \"sim-board\"\n"
-             "data_dir = \"" +
-                 P("data") +
-                 "\"\n"
-                 "trust_store = \"" +
-                 P("trust.json") +
-                 "\"\n"
-                 "checkpoint_mib = 1\n"
-                 "[slots]\n"
-                 "a = { path = \"" +
-                 P("slot-a.img") +
-                 "\" }\n"
-                 "b = { path = \"" +
-                 P("slot-b.img") +
-                 "\" }\n"
-                 "[boot]\n"
-                 "backend = \"uboot\"\n"
-                 "fw_env_config = \"" +
-                 P("fw_env.config") +
-                 "\"\n"
-                 "[transport]\n"
-                 "stall_seconds = 2\n"
-                 "retry_deadline_seconds = 60\n"
-                 "recover_deadline_seconds = 2\n"
-                 "[reboot]\n"
-                 "command = [\"" +
-                 P("reboot.sh") + "\"]\n");
+    testing::SimDeviceFiles files;
+    files.dir = dir_;
+    files.trust = &ts;
+    files.slot_a_image = testing::SimImage(1 << 20, 1);
+    files.slot_size = kSlotSize;
+    files.extra_toml =
+        "[transport]\n"
+        "stall_seconds = 2\n"
+        "retry_deadline_seconds = 60\n"
+        "recover_deadline_seconds = 2\n";
+    files.Write();
     auto p = faultlab::FaultProxy::Start(origin_.nginx().port());
     ASSERT_TRUE(p.ok());
     proxy_ = std::move(p).value();
@@ -89,12 +62,14 @@ class AgentDownload : public ::testing::Test {
     return "http://127.0.0.1:" + std::to_string(proxy_->port()) + "/" + name;
   }
 
-  // A zstd bundle in 1 MiB frames and 64 KiB chunks, published on the origin.
-  std::uint64_t Publish(const std::string& name, const std::string& image) {
+  // A signed bundle of `image`: zstd in 1 MiB frames (restart points) and 64 KiB chunks, or
+  // uncompressed.
+  Bytes MakeBundle(const std::string& image, const std::string& version, std::uint64_t counter,
+                   format::Compression compression = format::Compression::kZstd) {
     format::BundleSpec spec;
     spec.product = "sim";
-    spec.version = *format::SemVer::Parse("2.0.0");
-    spec.security_counter = 2;
+    spec.version = *format::SemVer::Parse(version);
+    spec.security_counter = counter;
     spec.compatible = {"sim-board"};
     spec.created = std::time(nullptr) - 60;
     spec.expires = spec.created + 86400;
@@ -102,7 +77,7 @@ class AgentDownload : public ::testing::Test {
     format::PayloadInput p;
     p.name = "rootfs";
     p.target = "rootfs";
-    p.compression = format::Compression::kZstd;
+    p.compression = compression;
     p.zstd_frame_bytes = 1 << 20;
     p.chunk_size = 64 * 1024;
     p.open = [data]() -> Result<std::unique_ptr<ByteSource>> {
@@ -113,8 +88,14 @@ class AgentDownload : public ::testing::Test {
     format::WriteOptions wo;
     wo.spill_dir = dir_;
     EXPECT_TRUE(format::WriteBundle(spec, {key_.get()}, out, wo).ok());
-    origin_.Put(name, out.bytes());
-    return out.bytes().size();
+    return out.Take();
+  }
+
+  // Version 2.0.0 of `image`, published on the origin; returns the bundle's size.
+  std::uint64_t Publish(const std::string& name, const std::string& image) {
+    const Bytes bundle = MakeBundle(image, "2.0.0", 2);
+    origin_.Put(name, bundle);
+    return bundle.size();
   }
 
   testing::RunResult Agent(std::vector<std::string> args) {
@@ -260,26 +241,8 @@ TEST_F(AgentDownload, AnOutageDoesNotHoldTheBootAndANewInstallSupersedesTheStuck
   EXPECT_EQ(st["boot_attempts"], 0);
   // Another bundle (a local file here) replaces the stuck update.
   const std::string v3 = testing::SimImage(1 << 20, 5);
-  {
-    format::BundleSpec spec;
-    spec.product = "sim";
-    spec.version = *format::SemVer::Parse("3.0.0");
-    spec.security_counter = 3;
-    spec.compatible = {"sim-board"};
-    spec.created = std::time(nullptr) - 60;
-    spec.expires = spec.created + 86400;
-    auto data = std::make_shared<Bytes>(v3.begin(), v3.end());
-    format::PayloadInput p;
-    p.name = "rootfs";
-    p.target = "rootfs";
-    p.open = [data]() -> Result<std::unique_ptr<ByteSource>> {
-      return std::unique_ptr<ByteSource>(std::make_unique<MemorySource>(*data));
-    };
-    spec.payloads.push_back(std::move(p));
-    MemorySink out;
-    ASSERT_TRUE(format::WriteBundle(spec, {key_.get()}, out).ok());
-    WriteAll(P("v3.upl"), std::string(AsChars(out.bytes())));
-  }
+  WriteAll(P("v3.upl"),
+           std::string(AsChars(MakeBundle(v3, "3.0.0", 3, format::Compression::kNone))));
   const auto inst = Agent({"install", P("v3.upl"), "--booted-slot", "A", "--json"});
   ASSERT_EQ(inst.exit_code, 0) << inst.err;
   EXPECT_EQ(Json::parse(inst.out)["state"], "installed");
