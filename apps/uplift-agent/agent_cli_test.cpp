@@ -21,8 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using testing::ReadAll;
-using testing::SimImage;
 using testing::RunResult;
+using testing::SimImage;
 using testing::Spawn;
 using testing::WriteAll;
 
@@ -55,7 +55,8 @@ class AgentCli : public ::testing::Test {
     files.boot_extra = "cmdline_file = \"" + P("cmdline") + "\"\n";
     files.extra_toml = "[hooks]\ndir = \"" + P("hooks") +
                        "\"\ntimeout_seconds = 5\n"
-                       "[health]\ndir = \"" + P("health.d") + "\"\ntimeout_seconds = 5\n";
+                       "[health]\ndir = \"" +
+                       P("health.d") + "\"\ntimeout_seconds = 5\n";
     files.Write();
   }
   void TearDown() override { fs::remove_all(dir_); }

@@ -100,11 +100,10 @@ Result<Config> LoadConfig(const std::string& path) {
   }
   const Reader r(path);
   Config c;
-  UPLIFT_TRY(r.Keys(
-      root, "",
-      {"device_type", "data_dir", "trust_store", "payload_target", "max_boot_attempts",
-       "checkpoint_mib", "slots", "boot", "journal", "hooks", "health", "reboot", "daemon",
-       "transport"}));
+  UPLIFT_TRY(r.Keys(root, "",
+                    {"device_type", "data_dir", "trust_store", "payload_target",
+                     "max_boot_attempts", "checkpoint_mib", "slots", "boot", "journal", "hooks",
+                     "health", "reboot", "daemon", "transport"}));
   UPLIFT_TRY(r.String(root, "device_type", "", c.device_type, true));
   UPLIFT_TRY(r.String(root, "data_dir", "", c.data_dir, true));
   UPLIFT_TRY(r.String(root, "trust_store", "", c.trust_store, true));
@@ -196,12 +195,13 @@ Result<Config> LoadConfig(const std::string& path) {
       if (!n->is_boolean()) return r.Bad("transport.http2", "expected true or false");
       x.http2 = *n->value<bool>();
     }
-    UPLIFT_TRY(r.Unsigned(*t, "connect_timeout_seconds", "transport", x.connect_timeout_seconds, 1, 600));
+    UPLIFT_TRY(
+        r.Unsigned(*t, "connect_timeout_seconds", "transport", x.connect_timeout_seconds, 1, 600));
     UPLIFT_TRY(r.Unsigned(*t, "stall_seconds", "transport", x.stall_seconds, 1, 3600));
     UPLIFT_TRY(r.Unsigned(*t, "max_bytes_per_second", "transport", x.max_bytes_per_second, 0,
                           std::uint64_t{1} << 40));
-    UPLIFT_TRY(r.Unsigned(*t, "data_cap_bytes", "transport", x.data_cap_bytes, 0,
-                          std::uint64_t{1} << 50));
+    UPLIFT_TRY(
+        r.Unsigned(*t, "data_cap_bytes", "transport", x.data_cap_bytes, 0, std::uint64_t{1} << 50));
     UPLIFT_TRY(r.Unsigned(*t, "retry_deadline_seconds", "transport", x.retry_deadline_seconds, 1,
                           7 * 86400));
     UPLIFT_TRY(r.Unsigned(*t, "recover_deadline_seconds", "transport", x.recover_deadline_seconds,

@@ -63,7 +63,7 @@ struct Config {
     std::uint32_t retry_deadline_seconds = 3600;
     // `recover` runs at every boot: resuming a download there must not hold the boot for long.
     std::uint32_t recover_deadline_seconds = 60;
-    std::uint32_t chunk_attempts = 3;        // re-reads of one corrupt chunk before failing
+    std::uint32_t chunk_attempts = 3;  // re-reads of one corrupt chunk before failing
   } transport;
 
   std::string spool_dir;  // daemon: bundles dropped here are installed; empty: data_dir/spool

@@ -33,10 +33,10 @@ using Json = nlohmann::json;
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailure = 1,  // unexpected internal failure
-  kExitUsage = 2,    // bad command line or argument value
-  kExitIo = 3,       // a file or device could not be read or written
-  kExitCrypto = 5,   // a cryptographic operation failed
+  kExitFailure = 1,      // unexpected internal failure
+  kExitUsage = 2,        // bad command line or argument value
+  kExitIo = 3,           // a file or device could not be read or written
+  kExitCrypto = 5,       // a cryptographic operation failed
   kExitUnavailable = 7,  // the bundle's server stayed unreachable: the update waits, run recover
   kExitChanged = 8,      // the remote bundle kept changing during the install (gave up)
   // 10..29 format::Errc, 40..49 delta::Errc, 50..59 storage::Errc, 60..69 boot::Errc,

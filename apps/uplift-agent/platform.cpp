@@ -92,11 +92,11 @@ agent::AgentDeps Platform::Deps() {
   for (auto& h : health) d.health.push_back(h.get());
   d.open_bundle = [this](const agent::BundleRequest& r) -> Result<std::unique_ptr<RangeSource>> {
     if (!agent::IsRemoteLocation(r.location)) return agent::FileBundleOpener()(r);
-    UPLIFT_ASSIGN(auto http, transport::HttpRangeSource::Create(
-                                 r.location,
-                                 HttpOptionsOf(config.transport, r.fetched_bytes,
-                                               retry_deadline_seconds),
-                                 r.validator));
+    UPLIFT_ASSIGN(
+        auto http,
+        transport::HttpRangeSource::Create(
+            r.location, HttpOptionsOf(config.transport, r.fetched_bytes, retry_deadline_seconds),
+            r.validator));
     return std::unique_ptr<RangeSource>(std::move(http));
   };
   d.keeps_place = KeepsPlace;

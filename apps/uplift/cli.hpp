@@ -19,12 +19,12 @@ namespace uplift::cli {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailure = 1,  // unexpected internal failure
-  kExitUsage = 2,    // bad command line or argument value
-  kExitIo = 3,       // a file could not be read or written
-  kExitKey = 4,      // a key could not be loaded (bad PEM, wrong passphrase, wrong type)
-  kExitCrypto = 5,   // a cryptographic operation failed
-  kExitExists = 6,   // refusing to overwrite an existing file (use --force)
+  kExitFailure = 1,      // unexpected internal failure
+  kExitUsage = 2,        // bad command line or argument value
+  kExitIo = 3,           // a file could not be read or written
+  kExitKey = 4,          // a key could not be loaded (bad PEM, wrong passphrase, wrong type)
+  kExitCrypto = 5,       // a cryptographic operation failed
+  kExitExists = 6,       // refusing to overwrite an existing file (use --force)
   kExitUnavailable = 7,  // a server stayed unreachable past the retry deadline: try again later
   kExitChanged = 8,      // the artifact kept changing on the server during the download
   // 10..29: format errors, the number is format::Errc (docs/cli.md lists them).

@@ -96,9 +96,12 @@ Result<std::optional<delta::Filter>> ParseFilter(const std::string& name) {
 
 const char* FilterName(delta::Filter f) {
   switch (f) {
-    case delta::Filter::kNone: return "none";
-    case delta::Filter::kX86: return "x86";
-    case delta::Filter::kArm64: return "arm64";
+    case delta::Filter::kNone:
+      return "none";
+    case delta::Filter::kX86:
+      return "x86";
+    case delta::Filter::kArm64:
+      return "arm64";
   }
   return "?";
 }
@@ -115,14 +118,16 @@ Status Create(const CreateArgs& a) {
     progress.Done();
   } else {
     delta::NativeCreateOptions opt;
-    opt.compression = a.compression == "zstd" ? delta::NativeCompression::kZstd : delta::NativeCompression::kLzma2;
+    opt.compression = a.compression == "zstd" ? delta::NativeCompression::kZstd
+                                              : delta::NativeCompression::kLzma2;
     opt.level = a.level != 0 ? a.level : (a.compression == "zstd" ? 19 : 9);
     opt.threads = a.threads;
     opt.segment_size = a.segment_kib * 1024;
     UPLIFT_ASSIGN(opt.filter, ParseFilter(a.filter));
     Progress progress("diffing", new_image.size(), !a.json);
     opt.progress = [&progress](std::uint64_t done, std::uint64_t) { progress.Update(done); };
-    UPLIFT_ASSIGN(const delta::NativeCreateStats stats, delta::CreateNative(old_image, new_image, patch, opt));
+    UPLIFT_ASSIGN(const delta::NativeCreateStats stats,
+                  delta::CreateNative(old_image, new_image, patch, opt));
     progress.Done();
     extra = {{"filter", FilterName(stats.header.filter)},
              {"segments", stats.header.segment_count},
@@ -155,12 +160,15 @@ Status Create(const CreateArgs& a) {
   } else {
     std::fprintf(stderr, "wrote %s (%llu bytes, %s, %.2f%% of the new image)\n", a.patch.c_str(),
                  static_cast<unsigned long long>(patch_size), a.format.c_str(),
-                 new_image.empty() ? 0.0 : 100.0 * static_cast<double>(patch_size) / static_cast<double>(new_image.size()));
+                 new_image.empty() ? 0.0
+                                   : 100.0 * static_cast<double>(patch_size) /
+                                         static_cast<double>(new_image.size()));
     if (!worth_it) {
-      std::fprintf(stderr,
-                   "note: the patch is larger than the full image compressed with zstd -19 (%llu bytes): "
-                   "ship the full image\n",
-                   static_cast<unsigned long long>(*full));
+      std::fprintf(
+          stderr,
+          "note: the patch is larger than the full image compressed with zstd -19 (%llu bytes): "
+          "ship the full image\n",
+          static_cast<unsigned long long>(*full));
     }
   }
   return Ok();
@@ -202,9 +210,13 @@ Status Apply(const ApplyArgs& a) {
   UPLIFT_TRY(out.Commit());
   progress.Done();
   if (a.json) {
-    PrintJson({{"ok", true}, {"format", native ? "native" : "bsdiff40"}, {"out", a.out}, {"new_size", new_size}});
+    PrintJson({{"ok", true},
+               {"format", native ? "native" : "bsdiff40"},
+               {"out", a.out},
+               {"new_size", new_size}});
   } else {
-    std::fprintf(stderr, "wrote %s (%llu bytes)\n", a.out.c_str(), static_cast<unsigned long long>(new_size));
+    std::fprintf(stderr, "wrote %s (%llu bytes)\n", a.out.c_str(),
+                 static_cast<unsigned long long>(new_size));
   }
   return Ok();
 }
@@ -233,7 +245,8 @@ Status InfoNative(RandomAccessFile& patch, const InfoArgs& a) {
     std::printf("patch size  %llu\n", u(patch.size()));
     std::printf("old         %llu bytes, sha256 %s\n", u(h.old_size), ToHex(h.old_sha256).c_str());
     std::printf("new         %llu bytes, sha256 %s\n", u(h.new_size), ToHex(h.new_sha256).c_str());
-    std::printf("segments    %u of %u KiB (restart points)\n", h.segment_count, h.segment_size / 1024);
+    std::printf("segments    %u of %u KiB (restart points)\n", h.segment_count,
+                h.segment_size / 1024);
     std::printf("filter      %s\n", FilterName(h.filter));
   }
   return Ok();
@@ -280,19 +293,23 @@ void RegisterDeltaCommands(CLI::App& app, Context& ctx) {
   create->add_option("--format", c->format, "Patch format")
       ->check(CLI::IsMember({"bsdiff40", "native"}))
       ->capture_default_str();
-  create->add_option("--compression", c->compression,
-                     "Codec of the native streams: xz (raw LZMA2, smaller) or zstd (faster to apply)")
+  create
+      ->add_option("--compression", c->compression,
+                   "Codec of the native streams: xz (raw LZMA2, smaller) or zstd (faster to apply)")
       ->check(CLI::IsMember({"xz", "zstd"}))
       ->capture_default_str();
-  create->add_option("--level", c->level, "Codec level: xz 1-9 (10 = 9 extreme), zstd 1-22; 0 = best")
+  create
+      ->add_option("--level", c->level, "Codec level: xz 1-9 (10 = 9 extreme), zstd 1-22; 0 = best")
       ->check(CLI::Range(0, 22))
       ->capture_default_str();
-  create->add_option("--threads", c->threads, "Worker threads (0 = all cores)")->capture_default_str();
+  create->add_option("--threads", c->threads, "Worker threads (0 = all cores)")
+      ->capture_default_str();
   create->add_option("--filter", c->filter, "Executable filter for native patches")
       ->check(CLI::IsMember({"auto", "none", "x86", "arm64"}))
       ->capture_default_str();
-  create->add_option("--segment-kib", c->segment_kib,
-                     "Native segment (restart point) size in KiB: multiple of 64, at most 4096")
+  create
+      ->add_option("--segment-kib", c->segment_kib,
+                   "Native segment (restart point) size in KiB: multiple of 64, at most 4096")
       ->capture_default_str();
   create->add_flag("--force", c->force, "Overwrite an existing patch file");
   create->add_flag("--json", c->json, "Machine-readable output");

@@ -595,8 +595,9 @@ TEST(Nginx, ServesHttp2OverTlsWithAPinnableCertificate) {
   ASSERT_TRUE(made.ok()) << made.error().message();
   EXPECT_TRUE(pin.starts_with("sha256//")) << pin;
   EXPECT_EQ(pin.size(), 8u + 44u) << pin;
-  auto nginx =
-      NginxServer::Start((dir / "www").string(), {.tls_cert = cert, .tls_key = key, .http2 = true, .extra_http_config = {}});
+  auto nginx = NginxServer::Start(
+      (dir / "www").string(),
+      {.tls_cert = cert, .tls_key = key, .http2 = true, .extra_http_config = {}});
   ASSERT_TRUE(nginx.ok()) << nginx.error().message();
   const std::string url = (*nginx)->Url("/hello.txt");
   EXPECT_TRUE(url.starts_with("https://127.0.0.1:")) << url;

@@ -16,7 +16,7 @@ namespace uplift::faultlab {
 struct NginxOptions {
   std::string tls_cert{};  // PEM paths; both set: listen with TLS
   std::string tls_key{};
-  bool http2 = false;  // with TLS: offer h2 through ALPN
+  bool http2 = false;             // with TLS: offer h2 through ALPN
   std::string extra_http_config;  // directives added to the http block (e.g. "max_ranges 0;")
 };
 

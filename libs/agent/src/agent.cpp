@@ -176,7 +176,8 @@ Status Agent::Install(const std::string& bundle_location) {
     // the new one starts. Never wedged behind a bundle that became unreachable.
     (void)Fail(Error(Errc::kInterrupted, "superseded by a new install of " + bundle_location),
                s == AgentState::kInstalling ? HookPhase::kInstall : HookPhase::kDownload);
-    if (journal_.state != AgentState::kFailed) return Error(Errc::kBusy, "could not abandon the unfinished update");
+    if (journal_.state != AgentState::kFailed)
+      return Error(Errc::kBusy, "could not abandon the unfinished update");
   }
   if (!format::IsAtRest(journal_.state)) {
     return Error(Errc::kBusy, "an update is in state " +
@@ -347,20 +348,20 @@ Status Agent::WriteSlot() {
   }
   format::BundleReader& reader = head->reader();
   if (crypto::Sha256::Of(reader.manifest_bytes()) != u.manifest_sha256) {
-    return stop(Error(base::Errc::kSourceChanged,
-                      "bundle " + u.bundle + " changed since it was verified"));
+    return stop(
+        Error(base::Errc::kSourceChanged, "bundle " + u.bundle + " changed since it was verified"));
   }
   const auto& payloads = reader.manifest().payloads;
   std::size_t index = 0;
   while (index < payloads.size() && payloads[index].name != u.payload) ++index;
   if (index == payloads.size()) {
-    return stop(Error(base::Errc::kSourceChanged, "bundle " + u.bundle + " lost payload " + u.payload));
+    return stop(
+        Error(base::Errc::kSourceChanged, "bundle " + u.bundle + " lost payload " + u.payload));
   }
   if (Status st = StreamImage(*source_, reader, index); !st.ok()) {
     return stop(std::move(st).error());
   }
   source_.reset();  // the download is over: what follows is the read-back and the journal
-
 
   storage::BlockDevice& target = SlotDevice(u.target_slot);
   auto digest = internal::HashDevice(target, u.image_size);
@@ -472,8 +473,8 @@ Status Agent::StreamImage(RangeSource& src, format::BundleReader& reader, std::s
   FunctionSink feed([&](ByteView d) -> Status {
     UPLIFT_TRY(applier.Write(d));
     const auto pr = applier.progress();
-    if (pr.segments_done > segment && pr.new_offset == out.pos() &&
-        pr.new_offset - last >= every && pr.new_offset < u.image_size) {
+    if (pr.segments_done > segment && pr.new_offset == out.pos() && pr.new_offset - last >= every &&
+        pr.new_offset < u.image_size) {
       UPLIFT_ASSIGN(const bool durable, out.Checkpoint());
       if (durable) {
         segment = pr.segments_done;

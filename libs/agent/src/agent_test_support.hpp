@@ -75,8 +75,8 @@ struct BundleOptions {
   std::vector<std::string> compatible = {kHardware};
   std::int64_t expires = kNow + 86400;
   std::string target = "rootfs";
-  const Bytes* delta_from = nullptr;            // set: a delta payload from this image
-  std::uint32_t delta_segment = 64 * 1024;      // delta restart-point spacing
+  const Bytes* delta_from = nullptr;        // set: a delta payload from this image
+  std::uint32_t delta_segment = 64 * 1024;  // delta restart-point spacing
   format::Compression compression = format::Compression::kNone;  // full images
   std::uint64_t zstd_frame_bytes = 8 * 1024;    // small frames: restart points in tiny images
   std::vector<const crypto::PrivateKey*> keys;  // empty: the trusted release key
@@ -128,13 +128,14 @@ inline Bytes MakeBundle(const Bytes& image, const BundleOptions& o = {}) {
 struct RemoteBundle {
   Bytes data;
   std::string validator = "\"v1\"";
-  std::uint64_t served = 0;        // stream and re-read bytes, all opens
-  std::uint64_t reread = 0;        // of which re-reads
+  std::uint64_t served = 0;                   // stream and re-read bytes, all opens
+  std::uint64_t reread = 0;                   // of which re-reads
   std::uint64_t flip_at = ~std::uint64_t{0};  // bundle offset corrupted in streams (not re-reads)
   int flips_left = 0;
-  std::uint64_t outage_after = ~std::uint64_t{0};  // streams fail kUnavailable once served passes this
-  std::function<void()> on_open;   // called at every open
-  std::function<void()> on_read;   // called before every stream read (e.g. replace the bundle)
+  std::uint64_t outage_after =
+      ~std::uint64_t{0};          // streams fail kUnavailable once served passes this
+  std::function<void()> on_open;  // called at every open
+  std::function<void()> on_read;  // called before every stream read (e.g. replace the bundle)
 };
 
 class RemoteSource final : public RangeSource {
@@ -147,14 +148,16 @@ class RemoteSource final : public RangeSource {
     return [b](const BundleRequest& r) -> Result<std::unique_ptr<RangeSource>> {
       if (b->on_open) b->on_open();
       if (!r.validator.empty() && r.validator != b->validator) {
-        return Error(base::Errc::kSourceChanged, "entity tag " + b->validator + ", expected " + r.validator);
+        return Error(base::Errc::kSourceChanged,
+                     "entity tag " + b->validator + ", expected " + r.validator);
       }
       return std::unique_ptr<RangeSource>(std::make_unique<RemoteSource>(b, r.fetched_bytes));
     };
   }
   Result<std::unique_ptr<ByteSource>> OpenRange(std::uint64_t begin, std::uint64_t end) override;
   Status Reread(std::uint64_t offset, MutableByteView buf) override {
-    if (offset + buf.size() > b_->data.size()) return Error(base::Errc::kUnexpectedEof, "past the end");
+    if (offset + buf.size() > b_->data.size())
+      return Error(base::Errc::kUnexpectedEof, "past the end");
     std::copy_n(b_->data.begin() + static_cast<std::ptrdiff_t>(offset), buf.size(), buf.begin());
     b_->served += buf.size();
     b_->reread += buf.size();
@@ -179,13 +182,15 @@ class RemoteStream final : public ByteSource {
   Result<std::size_t> Read(MutableByteView buf) override {
     if (b_->on_read) b_->on_read();
     if (b_->validator != opened_) {
-      return Error(base::Errc::kSourceChanged, "entity tag " + b_->validator + ", expected " + opened_);
+      return Error(base::Errc::kSourceChanged,
+                   "entity tag " + b_->validator + ", expected " + opened_);
     }
     if (b_->served >= b_->outage_after) {
       return Error(base::Errc::kUnavailable, "server unreachable (test outage)");
     }
     const std::uint64_t end = std::min<std::uint64_t>(end_, b_->data.size());
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>({buf.size(), end - std::min(pos_, end), 1024}));
+    const auto n = static_cast<std::size_t>(
+        std::min<std::uint64_t>({buf.size(), end - std::min(pos_, end), 1024}));
     std::copy_n(b_->data.begin() + static_cast<std::ptrdiff_t>(pos_), n, buf.begin());
     if (b_->flips_left > 0 && b_->flip_at >= pos_ && b_->flip_at < pos_ + n) {
       buf[static_cast<std::size_t>(b_->flip_at - pos_)] ^= 0x01;
@@ -204,7 +209,7 @@ class RemoteStream final : public ByteSource {
 };
 
 inline Result<std::unique_ptr<ByteSource>> RemoteSource::OpenRange(std::uint64_t begin,
-                                                                  std::uint64_t end) {
+                                                                   std::uint64_t end) {
   return std::unique_ptr<ByteSource>(std::make_unique<RemoteStream>(b_, opened_, begin, end));
 }
 

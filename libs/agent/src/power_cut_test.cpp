@@ -108,7 +108,8 @@ void RunSweep(const Sweep& sweep) {
   const std::function<Status(Agent&)> Install = [&sweep](Agent& a) {
     return a.Install(sweep.remote ? kUrl : "update");
   };
-  const auto bundle_header = format::BundleHeader::Decode(ByteView(bundle).first(format::kHeaderSize));
+  const auto bundle_header =
+      format::BundleHeader::Decode(ByteView(bundle).first(format::kHeaderSize));
   ASSERT_TRUE(bundle_header.ok());
   const std::uint64_t head = format::kHeaderSize + bundle_header->manifest_size +
                              bundle_header->signatures_size + bundle_header->chunk_index_size;
@@ -170,7 +171,8 @@ void RunSweep(const Sweep& sweep) {
         const std::uint64_t restart = at_cut->update->progress.stored_offset;
         // One head, then the payload from the restart point's chunk (plus, for a cut that also
         // interrupts the resumed run, at most that run again).
-        EXPECT_LE(d.remote().served - served_before, 2 * (head + payload - restart + format::kMinChunkSize))
+        EXPECT_LE(d.remote().served - served_before,
+                  2 * (head + payload - restart + format::kMinChunkSize))
             << "restart point " << restart;
         ++resumed_mid_payload;
       }

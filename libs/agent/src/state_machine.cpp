@@ -45,8 +45,8 @@ constexpr Transition kTable[] = {
 // clang-format on
 
 constexpr std::array<std::string_view, kEventCount> kEventNames = {
-    "install_local", "download", "restart", "verified",    "resume", "written",
-    "booted",        "healthy",  "rollback",   "rolled_back", "fail"};
+    "install_local", "download", "restart",  "verified",    "resume", "written",
+    "booted",        "healthy",  "rollback", "rolled_back", "fail"};
 
 // A table with two rows for the same (from, event) would make the machine ambiguous.
 constexpr bool Deterministic() {

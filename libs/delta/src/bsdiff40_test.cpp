@@ -5,9 +5,8 @@
 
 #include <random>
 
-#include "uplift/delta/diff.hpp"
-
 #include "test_images.hpp"
+#include "uplift/delta/diff.hpp"
 namespace uplift::delta {
 namespace {
 

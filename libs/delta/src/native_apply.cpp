@@ -8,8 +8,8 @@
 #include <functional>
 #include <string>
 
-#include "native_format.hpp"
 #include "native_filter.hpp"
+#include "native_format.hpp"
 #include "uplift/crypto/crc.hpp"
 #include "uplift/crypto/hash.hpp"
 #include "uplift/delta/native.hpp"
@@ -67,7 +67,7 @@ struct NativeApplier::Impl {
 
   Bytes ctrl;
   std::uint64_t extra_total = 0;  // Σ copy of the current segment's ops
-  Bytes segment;  // the new bytes of the current segment
+  Bytes segment;                  // the new bytes of the current segment
   std::array<std::uint8_t, kPiece> piece{};
   std::array<std::uint8_t, kPiece> old_piece{};
   crypto::Sha256 new_hash;
@@ -107,7 +107,8 @@ struct NativeApplier::Impl {
     switch (stage) {
       case Stage::kHeader:
       case Stage::kSegmentHeader: {
-        const std::size_t want = (stage == Stage::kHeader ? kNativeHeaderSize : native::kSegmentHeaderSize);
+        const std::size_t want =
+            (stage == Stage::kHeader ? kNativeHeaderSize : native::kSegmentHeaderSize);
         const std::size_t n = std::min(want - fixed.size(), data.size());
         fixed.insert(fixed.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
         if (fixed.size() == want) {
@@ -121,7 +122,8 @@ struct NativeApplier::Impl {
         return n;
       }
       case Stage::kSkip: {
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_left, data.size()));
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(skip_left, data.size()));
         skip_left -= n;
         if (skip_left == 0) UPLIFT_TRY(EndSegment(/*skipped=*/true));
         return n;
@@ -142,12 +144,12 @@ struct NativeApplier::Impl {
   Status OnHeader() {
     UPLIFT_ASSIGN(NativeHeader h, native::DecodeHeader(fixed));
     if (h.new_size > options.max_new_size) {
-      return Error(Errc::kTooLarge, "delta: new image of " + Str(h.new_size) + " bytes exceeds the limit of " +
-                                        Str(options.max_new_size));
+      return Error(Errc::kTooLarge, "delta: new image of " + Str(h.new_size) +
+                                        " bytes exceeds the limit of " + Str(options.max_new_size));
     }
     if (old.size() < h.old_size) {
-      return Error(Errc::kSourceMismatch, "delta: old image has " + Str(old.size()) + " bytes, the patch needs " +
-                                              Str(h.old_size));
+      return Error(Errc::kSourceMismatch, "delta: old image has " + Str(old.size()) +
+                                              " bytes, the patch needs " + Str(h.old_size));
     }
     if (options.resume_segment > h.segment_count) {
       return Error(base::Errc::kInvalidArgument, "delta: resume segment beyond the last segment");
@@ -157,10 +159,10 @@ struct NativeApplier::Impl {
     old_view.Configure(h.filter, h.old_filter_range, h.old_size);
     header = h;
     segment.reserve(h.segment_size);
-    progress = {options.resume_segment,
-                std::min<std::uint64_t>(std::uint64_t{options.resume_segment} * h.segment_size,
-                                        h.new_size),
-                options.resume_patch_offset};
+    progress = {
+        options.resume_segment,
+        std::min<std::uint64_t>(std::uint64_t{options.resume_segment} * h.segment_size, h.new_size),
+        options.resume_patch_offset};
     if (options.resume_patch_offset != 0) {
       // The caller jumps to the restart point: what follows the header is segment
       // resume_segment, and the OnSegmentHeader index check holds it to that.
@@ -178,16 +180,19 @@ struct NativeApplier::Impl {
   Status CheckResumeOffset(const NativeHeader& h) const {
     const std::uint64_t k = options.resume_segment;
     if (k == 0) {
-      return Error(base::Errc::kInvalidArgument, "delta: resume_patch_offset set without resume_segment");
+      return Error(base::Errc::kInvalidArgument,
+                   "delta: resume_patch_offset set without resume_segment");
     }
-    const std::uint64_t max_segment = native::kSegmentHeaderSize + native::CompressedBound(native::kMaxCtrlSize) +
+    const std::uint64_t max_segment = native::kSegmentHeaderSize +
+                                      native::CompressedBound(native::kMaxCtrlSize) +
                                       2 * native::CompressedBound(h.segment_size);
     const std::uint64_t lo = kNativeHeaderSize + k * native::kSegmentHeaderSize;
     const std::uint64_t hi = kNativeHeaderSize + k * max_segment;
     if (options.resume_patch_offset < lo || options.resume_patch_offset > hi) {
       return Error(Errc::kCorrupt, "delta: segment " + Str(k) + " cannot start at patch offset " +
-                                       Str(options.resume_patch_offset) + " (this patch's header allows [" + Str(lo) +
-                                       ", " + Str(hi) + "])");
+                                       Str(options.resume_patch_offset) +
+                                       " (this patch's header allows [" + Str(lo) + ", " + Str(hi) +
+                                       "])");
     }
     return Ok();
   }
@@ -195,22 +200,26 @@ struct NativeApplier::Impl {
   // The first segment header after a jump to resume_patch_offset is where a wrong offset shows.
   Error AtResume(Error e) const {
     if (options.resume_patch_offset == 0 || next_segment != options.resume_segment) return e;
-    return std::move(e).Context("resuming segment " + Str(options.resume_segment) + " at patch offset " +
-                                Str(options.resume_patch_offset) + " (a wrong restart point?)");
+    return std::move(e).Context("resuming segment " + Str(options.resume_segment) +
+                                " at patch offset " + Str(options.resume_patch_offset) +
+                                " (a wrong restart point?)");
   }
 
   Status VerifySource(const NativeHeader& h) {
     crypto::Sha256 sha;
     Bytes buf(1 << 20);
     for (std::uint64_t off = 0; off < h.old_size;) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), h.old_size - off));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), h.old_size - off));
       UPLIFT_ASSIGN(const std::size_t got, old.ReadAt(off, MutableByteView(buf.data(), n)));
-      if (got != n) return Error(Errc::kSourceMismatch, "delta: old image ended early while hashing");
+      if (got != n)
+        return Error(Errc::kSourceMismatch, "delta: old image ended early while hashing");
       sha.Update(ByteView(buf.data(), n));
       off += n;
     }
     if (sha.Finish() != h.old_sha256) {
-      return Error(Errc::kSourceMismatch, "delta: old image is not the patch's source (SHA-256 differs)");
+      return Error(Errc::kSourceMismatch,
+                   "delta: old image is not the patch's source (SHA-256 differs)");
     }
     return Ok();
   }
@@ -227,16 +236,18 @@ struct NativeApplier::Impl {
                                                 Str(next_segment) + " was expected"));
     }
     if (seg.new_length != expect_len) {
-      return Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " declares " + Str(seg.new_length) +
-                                       " bytes, expected " + Str(expect_len));
+      return Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " declares " +
+                                       Str(seg.new_length) + " bytes, expected " + Str(expect_len));
     }
     if (seg.ctrl_raw_size > native::kMaxCtrlSize || seg.op_count > seg.ctrl_raw_size / 3 + 1) {
-      return Error(Errc::kTooLarge, "delta: segment " + Str(seg.index) + " control stream too large");
+      return Error(Errc::kTooLarge,
+                   "delta: segment " + Str(seg.index) + " control stream too large");
     }
     const std::uint64_t bound = native::CompressedBound(h.segment_size);
     if (seg.ctrl_size > native::CompressedBound(native::kMaxCtrlSize) || seg.diff_size > bound ||
         seg.extra_size > bound) {
-      return Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " stream sizes exceed their bounds");
+      return Error(Errc::kCorrupt,
+                   "delta: segment " + Str(seg.index) + " stream sizes exceed their bounds");
     }
     if (seg.index < options.resume_segment) {
       skip_left = seg.body_size();
@@ -256,30 +267,35 @@ struct NativeApplier::Impl {
     frame_done = compressed == 0;
     if (compressed == 0) {
       if (raw != 0) {
-        return Error(Errc::kTruncated, "delta: segment " + Str(seg.index) + " has an empty stream that should hold " +
-                                           Str(raw) + " bytes");
+        return Error(Errc::kTruncated, "delta: segment " + Str(seg.index) +
+                                           " has an empty stream that should hold " + Str(raw) +
+                                           " bytes");
       }
       return EndStream();
     }
     if (decoder == nullptr) {
-      UPLIFT_ASSIGN(decoder, native::MakeStreamDecoder(header->compression,
-                                                        std::max(header->segment_size, native::kMaxCtrlSize)));
+      UPLIFT_ASSIGN(
+          decoder, native::MakeStreamDecoder(header->compression,
+                                             std::max(header->segment_size, native::kMaxCtrlSize)));
     }
     return decoder->Reset();
   }
 
   Result<std::size_t> Decode(ByteView data) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(stream_left, data.size()));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(stream_left, data.size()));
     ByteView in = data.first(n);
     while (true) {
       if (frame_done && !in.empty()) {
-        return Error(Errc::kDecompress, "delta: segment " + Str(seg.index) + ": bytes after a stream's end");
+        return Error(Errc::kDecompress,
+                     "delta: segment " + Str(seg.index) + ": bytes after a stream's end");
       }
       bool finished = false;
       UPLIFT_ASSIGN(const std::size_t produced, decoder->Decode(&in, piece, &finished));
       if (produced > 0) {
         if (stream_raw + produced > stream_expect) {
-          return Error(Errc::kDecompress, "delta: segment " + Str(seg.index) + " stream expands past its declared " +
+          return Error(Errc::kDecompress, "delta: segment " + Str(seg.index) +
+                                              " stream expands past its declared " +
                                               Str(stream_expect) + " bytes");
         }
         stream_raw += produced;
@@ -292,8 +308,9 @@ struct NativeApplier::Impl {
     stream_left -= n;
     if (stream_left == 0) {
       if (!frame_done || stream_raw != stream_expect) {
-        return Error(Errc::kTruncated, "delta: segment " + Str(seg.index) + " stream ends after " + Str(stream_raw) +
-                                           " of " + Str(stream_expect) + " bytes");
+        return Error(Errc::kTruncated, "delta: segment " + Str(seg.index) + " stream ends after " +
+                                           Str(stream_raw) + " of " + Str(stream_expect) +
+                                           " bytes");
       }
       UPLIFT_TRY(EndStream());
     }
@@ -321,12 +338,14 @@ struct NativeApplier::Impl {
     std::size_t pos = 0;
     std::uint64_t produced = 0;
     std::int64_t o = static_cast<std::int64_t>(seg.old_start);
-    if (seg.old_start > header->old_size) return Error(Errc::kOutOfRange, "delta: segment old start outside the old image");
+    if (seg.old_start > header->old_size)
+      return Error(Errc::kOutOfRange, "delta: segment old start outside the old image");
     *diff_total = *extra_total = 0;
     for (std::uint32_t i = 0; i < seg.op_count; ++i) {
       UPLIFT_ASSIGN(const Op x, native::GetOp(ctrl, &pos));
       if (x.add > seg.new_length - produced || x.copy > seg.new_length - produced - x.add) {
-        return Error(Errc::kOutOfRange, "delta: segment " + Str(seg.index) + " op " + Str(i) + " writes past the segment");
+        return Error(Errc::kOutOfRange, "delta: segment " + Str(seg.index) + " op " + Str(i) +
+                                            " writes past the segment");
       }
       if (x.add > 0 && (o < 0 || o > old_size || static_cast<std::int64_t>(x.add) > old_size - o)) {
         return Error(Errc::kOutOfRange, "delta: segment " + Str(seg.index) + " op " + Str(i) +
@@ -335,17 +354,20 @@ struct NativeApplier::Impl {
       o += static_cast<std::int64_t>(x.add);
       constexpr std::int64_t kLimit = std::int64_t{1} << 62;
       if (x.seek > kLimit || x.seek < -kLimit || o + x.seek > kLimit || o + x.seek < -kLimit) {
-        return Error(Errc::kOutOfRange, "delta: segment " + Str(seg.index) + " op " + Str(i) + " seeks too far");
+        return Error(Errc::kOutOfRange,
+                     "delta: segment " + Str(seg.index) + " op " + Str(i) + " seeks too far");
       }
       o += x.seek;
       produced += x.add + x.copy;
       *diff_total += x.add;
       *extra_total += x.copy;
     }
-    if (pos != ctrl.size()) return Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " control stream has trailing bytes");
+    if (pos != ctrl.size())
+      return Error(Errc::kCorrupt,
+                   "delta: segment " + Str(seg.index) + " control stream has trailing bytes");
     if (produced != seg.new_length) {
-      return Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " ops produce " + Str(produced) + " of " +
-                                       Str(seg.new_length) + " bytes");
+      return Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " ops produce " +
+                                       Str(produced) + " of " + Str(seg.new_length) + " bytes");
     }
     return Ok();
   }
@@ -353,7 +375,8 @@ struct NativeApplier::Impl {
   // Moves the cursor to the next op whose add (diff pass) or copy (extra pass) is non-empty.
   Status NextOp(bool diff_pass) {
     while (op_left == 0) {
-      if (ctrl_pos >= ctrl.size()) return Error(Errc::kCorrupt, "delta: stream longer than its ops");
+      if (ctrl_pos >= ctrl.size())
+        return Error(Errc::kCorrupt, "delta: stream longer than its ops");
       UPLIFT_ASSIGN(op, native::GetOp(ctrl, &ctrl_pos));
       if (diff_pass) {
         op_left = op.add;
@@ -372,7 +395,8 @@ struct NativeApplier::Impl {
   Status ConsumeDiff(ByteView d) {
     while (!d.empty()) {
       UPLIFT_TRY(NextOp(true));
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>({op_left, d.size(), old_piece.size()}));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>({op_left, d.size(), old_piece.size()}));
       UPLIFT_TRY(old_view.Read(old_pos, MutableByteView(old_piece.data(), n)));
       std::uint8_t* dst = segment.data() + out_pos;
       for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(d[i] + old_piece[i]);
@@ -431,7 +455,8 @@ struct NativeApplier::Impl {
       const std::uint64_t start = std::uint64_t{seg.index} * h.segment_size;
       DecodeNewFilter(h, start, segment);
       if (crypto::Crc32c(segment) != seg.new_crc32c) {
-        return Error(Errc::kCorrupt, "delta: segment " + Str(seg.index) + " output CRC-32C mismatch");
+        return Error(Errc::kCorrupt,
+                     "delta: segment " + Str(seg.index) + " output CRC-32C mismatch");
       }
       if (options.resume_segment == 0) new_hash.Update(segment);
       UPLIFT_TRY(out.Write(segment));
@@ -446,7 +471,8 @@ struct NativeApplier::Impl {
   }
 };
 
-NativeApplier::NativeApplier(RandomAccessSource& old_image, ByteSink& out, NativeApplyOptions options)
+NativeApplier::NativeApplier(RandomAccessSource& old_image, ByteSink& out,
+                             NativeApplyOptions options)
     : impl_(std::make_unique<Impl>(old_image, out, options)) {}
 NativeApplier::~NativeApplier() = default;
 
@@ -456,8 +482,10 @@ Status NativeApplier::Finish() {
   Impl& s = *impl_;
   if (s.stage == Stage::kFailed) return s.error;
   if (s.stage != Stage::kDone) {
-    return s.Fail(Error(Errc::kTruncated, "delta: patch ends after " + Str(s.PatchOffset()) + " bytes, inside " +
-                                              (s.header ? "segment " + Str(s.next_segment) : std::string("the header"))));
+    return s.Fail(
+        Error(Errc::kTruncated,
+              "delta: patch ends after " + Str(s.PatchOffset()) + " bytes, inside " +
+                  (s.header ? "segment " + Str(s.next_segment) : std::string("the header"))));
   }
   if (s.options.resume_segment == 0 && s.new_hash.Finish() != s.header->new_sha256) {
     return s.Fail(Error(Errc::kCorrupt, "delta: result does not match the patch's new SHA-256"));

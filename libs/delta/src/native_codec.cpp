@@ -16,7 +16,8 @@ constexpr int kMaxWindowLog = 22;  // 4 MiB: no stream is longer than a segment
 lzma_options_lzma Lzma2Options(int level, std::size_t input) {
   lzma_options_lzma opt{};
   // Levels above 9 select xz's "extreme" variant of level 9.
-  const auto preset = static_cast<std::uint32_t>(level > 9 ? 9 : level) | (level > 9 ? LZMA_PRESET_EXTREME : 0u);
+  const auto preset =
+      static_cast<std::uint32_t>(level > 9 ? 9 : level) | (level > 9 ? LZMA_PRESET_EXTREME : 0u);
   lzma_lzma_preset(&opt, preset);
   // No bigger than the input: the match finder's tables scale with the dictionary, and setting
   // up 4 MiB worth for a 2 KiB control stream costs more than compressing it.
@@ -40,7 +41,8 @@ class ZstdDecoder final : public StreamDecoder {
     ZSTD_inBuffer ib{in->data(), in->size(), 0};
     ZSTD_outBuffer ob{out.data(), out.size(), 0};
     const std::size_t rc = ZSTD_decompressStream(d_, &ob, &ib);
-    if (ZSTD_isError(rc)) return Error(Errc::kDecompress, std::string("delta: zstd: ") + ZSTD_getErrorName(rc));
+    if (ZSTD_isError(rc))
+      return Error(Errc::kDecompress, std::string("delta: zstd: ") + ZSTD_getErrorName(rc));
     *in = in->subspan(ib.pos);
     *finished = rc == 0;
     return ob.pos;
@@ -70,7 +72,8 @@ class Lzma2Decoder final : public StreamDecoder {
     s_.avail_out = out.size();
     const lzma_ret rc = lzma_code(&s_, LZMA_RUN);
     if (rc != LZMA_OK && rc != LZMA_STREAM_END) {
-      return Error(Errc::kDecompress, "delta: corrupt LZMA2 stream (liblzma error " + std::to_string(rc) + ")");
+      return Error(Errc::kDecompress,
+                   "delta: corrupt LZMA2 stream (liblzma error " + std::to_string(rc) + ")");
     }
     *in = in->subspan(in->size() - s_.avail_in);
     *finished = rc == LZMA_STREAM_END;
@@ -95,7 +98,8 @@ Result<Bytes> CompressStream(std::uint8_t codec, int level, ByteView raw) {
     Bytes out(ZSTD_compressBound(raw.size()));
     const std::size_t n = ZSTD_compress2(c, out.data(), out.size(), raw.data(), raw.size());
     ZSTD_freeCCtx(c);
-    if (ZSTD_isError(n)) return Error(Errc::kDecompress, std::string("delta: zstd: ") + ZSTD_getErrorName(n));
+    if (ZSTD_isError(n))
+      return Error(Errc::kDecompress, std::string("delta: zstd: ") + ZSTD_getErrorName(n));
     out.resize(n);
     return out;
   }
@@ -103,19 +107,22 @@ Result<Bytes> CompressStream(std::uint8_t codec, int level, ByteView raw) {
   lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, nullptr}};
   Bytes out(raw.size() + raw.size() / 16 + 4096);
   std::size_t pos = 0;
-  if (lzma_raw_buffer_encode(filters, nullptr, raw.data(), raw.size(), out.data(), &pos, out.size()) != LZMA_OK) {
+  if (lzma_raw_buffer_encode(filters, nullptr, raw.data(), raw.size(), out.data(), &pos,
+                             out.size()) != LZMA_OK) {
     return Error(Errc::kDecompress, "delta: LZMA2 compression failed");
   }
   out.resize(pos);
   return out;
 }
 
-Result<std::unique_ptr<StreamDecoder>> MakeStreamDecoder(std::uint8_t codec, std::uint32_t max_stream) {
+Result<std::unique_ptr<StreamDecoder>> MakeStreamDecoder(std::uint8_t codec,
+                                                         std::uint32_t max_stream) {
   std::unique_ptr<StreamDecoder> d;
   if (codec == kCompressionZstd) {
     d = std::make_unique<ZstdDecoder>();
   } else if (codec == kCompressionLzma2) {
-    d = std::make_unique<Lzma2Decoder>(std::min(kLzma2DictSize, std::max<std::uint32_t>(max_stream, 4096)));
+    d = std::make_unique<Lzma2Decoder>(
+        std::min(kLzma2DictSize, std::max<std::uint32_t>(max_stream, 4096)));
   } else {
     return Error(Errc::kCorrupt, "delta: unknown compression " + std::to_string(codec));
   }

@@ -29,6 +29,7 @@ class StreamDecoder {
 
 // `max_stream` bounds every decoded stream (a segment, or the control limit): LZMA2 needs no
 // bigger dictionary than that, whatever the encoder used.
-Result<std::unique_ptr<StreamDecoder>> MakeStreamDecoder(std::uint8_t codec, std::uint32_t max_stream);
+Result<std::unique_ptr<StreamDecoder>> MakeStreamDecoder(std::uint8_t codec,
+                                                         std::uint32_t max_stream);
 
 }  // namespace uplift::delta::native

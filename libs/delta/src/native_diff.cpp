@@ -29,12 +29,14 @@ void BuildSegment(const matcher::MatchIndex& index, ByteView filtered_new, ByteV
                   std::uint32_t seg, std::uint32_t segment_size, std::uint8_t codec, int level,
                   SegmentOut& out) {
   const auto begin = static_cast<matcher::Index>(std::uint64_t{seg} * segment_size);
-  const auto end = std::min<matcher::Index>(begin + segment_size, static_cast<matcher::Index>(filtered_new.size()));
+  const auto end = std::min<matcher::Index>(begin + segment_size,
+                                            static_cast<matcher::Index>(filtered_new.size()));
   matcher::ScanOutput scan;
   matcher::ScanRange(index, filtered_new, begin, end, scan);
   Bytes ctrl;
   for (const matcher::ScanOp& op : scan.ops) {
-    native::PutOp(ctrl, {static_cast<std::uint64_t>(op.add), static_cast<std::uint64_t>(op.copy), op.seek});
+    native::PutOp(
+        ctrl, {static_cast<std::uint64_t>(op.add), static_cast<std::uint64_t>(op.copy), op.seek});
   }
   std::uint64_t op_count = scan.ops.size();
   std::int64_t old_start = scan.old_start;
@@ -66,7 +68,8 @@ void BuildSegment(const matcher::MatchIndex& index, ByteView filtered_new, ByteV
   if (delta_size * 8 > length && op_count > 1) {
     Bytes literal_ctrl;
     native::PutOp(literal_ctrl, {0, length, 0});
-    const ByteView raw = filtered_new.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(length));
+    const ByteView raw =
+        filtered_new.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(length));
     auto lc = native::CompressStream(codec, level, literal_ctrl);
     auto le = native::CompressStream(codec, level, raw);
     if (lc.ok() && le.ok() && lc->size() + le->size() < delta_size) {
@@ -99,7 +102,8 @@ ByteView Filtered(ByteView image, const FilterSpec& spec, Bytes& storage) {
   if (spec.kind == Filter::kNone || spec.begin >= spec.end) return image;
   storage.assign(image.begin(), image.end());
   for (std::uint64_t off = 0; off < storage.size(); off += kFilterBlockSize) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kFilterBlockSize, storage.size() - off));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kFilterBlockSize, storage.size() - off));
     FilterEncode(spec, off, MutableByteView(storage.data() + off, n));
   }
   return storage;
@@ -109,15 +113,18 @@ ByteView Filtered(ByteView image, const FilterSpec& spec, Bytes& storage) {
 
 Result<NativeCreateStats> CreateNative(ByteView old_image, ByteView new_image, ByteSink& out,
                                        const NativeCreateOptions& options) {
-  const std::uint8_t codec = options.compression == NativeCompression::kZstd ? native::kCompressionZstd
-                                                                             : native::kCompressionLzma2;
+  const std::uint8_t codec = options.compression == NativeCompression::kZstd
+                                 ? native::kCompressionZstd
+                                 : native::kCompressionLzma2;
   const int max_level = codec == native::kCompressionZstd ? 22 : 10;
   if (options.level < 1 || options.level > max_level) {
-    return Error(base::Errc::kInvalidArgument, "delta: level must be 1.." + std::to_string(max_level));
+    return Error(base::Errc::kInvalidArgument,
+                 "delta: level must be 1.." + std::to_string(max_level));
   }
   if (options.segment_size == 0 || options.segment_size % native::kSegmentAlign != 0 ||
       options.segment_size > kNativeMaxSegmentSize) {
-    return Error(base::Errc::kInvalidArgument, "delta: segment size must be a multiple of 64 KiB up to 4 MiB");
+    return Error(base::Errc::kInvalidArgument,
+                 "delta: segment size must be a multiple of 64 KiB up to 4 MiB");
   }
   NativeHeader h;
   h.old_size = old_image.size();
@@ -157,7 +164,8 @@ Result<NativeCreateStats> CreateNative(ByteView old_image, ByteView new_image, B
   UPLIFT_ASSIGN(const matcher::MatchIndex index, matcher::MatchIndex::Build(fold));
 
   std::vector<SegmentOut> segments(h.segment_count);
-  unsigned threads = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads =
+      options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = std::min<unsigned>(threads, std::max<std::uint32_t>(1, h.segment_count));
   std::atomic<std::uint32_t> next{0};
   std::mutex progress_mu;

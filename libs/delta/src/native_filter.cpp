@@ -20,7 +20,8 @@ Result<const std::uint8_t*> OldImageCache::Page(std::uint64_t index, std::size_t
   if (tags_[slot] == index + 1) return page;
   tags_[slot] = 0;
   UPLIFT_ASSIGN(const std::size_t got, old_.ReadAt(off, MutableByteView(page, *size)));
-  if (got != *size) return Error(base::Errc::kUnexpectedEof, "delta: old image shrank while reading");
+  if (got != *size)
+    return Error(base::Errc::kUnexpectedEof, "delta: old image shrank while reading");
   FilterEncode(spec_, off, MutableByteView(page, *size));
   tags_[slot] = index + 1;
   return page;

@@ -1,17 +1,16 @@
 // Native delta format: round trips, restart points, and hostile patches (truncation, bit flips,
 // wrong source, forged headers) against the bounded streaming applier.
-#include <gtest/gtest.h>
+#include "uplift/delta/native.hpp"
 
+#include <gtest/gtest.h>
 #include <zstd.h>
 
 #include <random>
 
 #include "native_format.hpp"
+#include "test_images.hpp"
 #include "uplift/crypto/crc.hpp"
 #include "uplift/delta/diff.hpp"
-#include "uplift/delta/native.hpp"
-
-#include "test_images.hpp"
 namespace uplift::delta {
 namespace {
 
@@ -21,7 +20,8 @@ using testing::BinaryLike;
 Bytes Edited(const Bytes& old_image, std::uint32_t seed) {
   std::mt19937 rng(seed);
   Bytes b = old_image;
-  for (int i = 0; i < 50 && !b.empty(); ++i) b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+  for (int i = 0; i < 50 && !b.empty(); ++i)
+    b[rng() % b.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
   const Bytes ins = BinaryLike(3000, seed + 1);
   b.insert(b.begin() + static_cast<std::ptrdiff_t>(b.size() / 3), ins.begin(), ins.end());
   if (b.size() > 20000) b.erase(b.begin() + 10000, b.begin() + 14000);
@@ -56,7 +56,8 @@ TEST(NativeDelta, RoundTripsAcrossSegmentsAndPieceSizes) {
   opt.threads = 2;
   const Bytes patch = Create(old_image, new_image, opt);
   EXPECT_LT(patch.size(), new_image.size() / 10);
-  for (std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, std::size_t{1} << 20}) {
+  for (std::size_t piece :
+       {std::size_t{1}, std::size_t{7}, std::size_t{4096}, std::size_t{1} << 20}) {
     auto out = Apply(old_image, patch, piece);
     ASSERT_TRUE(out.ok()) << out.error().message();
     EXPECT_EQ(*out, new_image) << "piece " << piece;
@@ -66,8 +67,9 @@ TEST(NativeDelta, RoundTripsAcrossSegmentsAndPieceSizes) {
 TEST(NativeDelta, BothCodecsRoundTrip) {
   const Bytes old_image = BinaryLike(200 * 1024, 21);
   const Bytes new_image = Edited(old_image, 22);
-  for (auto [codec, level] : {std::pair{NativeCompression::kZstd, 19}, std::pair{NativeCompression::kLzma2, 10},
-                              std::pair{NativeCompression::kLzma2, 1}}) {
+  for (auto [codec, level] :
+       {std::pair{NativeCompression::kZstd, 19}, std::pair{NativeCompression::kLzma2, 10},
+        std::pair{NativeCompression::kLzma2, 1}}) {
     NativeCreateOptions opt;
     opt.compression = codec;
     opt.level = level;
@@ -160,20 +162,23 @@ TEST(NativeDelta, ResumesAtARestartPoint) {
   ro.resume_segment = p.segments_done;
   auto rest = Apply(old_image, patch, 3000, ro);
   ASSERT_TRUE(rest.ok()) << rest.error().message();
-  Bytes joined(first.bytes().begin(), first.bytes().begin() + static_cast<std::ptrdiff_t>(p.new_offset));
+  Bytes joined(first.bytes().begin(),
+               first.bytes().begin() + static_cast<std::ptrdiff_t>(p.new_offset));
   joined.insert(joined.end(), rest->begin(), rest->end());
   EXPECT_EQ(joined, new_image);
 }
 
 // Every restart point of a whole apply, fed in pieces small enough that no Write crosses two
 // segment ends (a segment is at least its 48-byte header), plus the output it produced.
-std::vector<NativeProgress> RestartPoints(const Bytes& old_image, const Bytes& patch, Bytes* out_bytes) {
+std::vector<NativeProgress> RestartPoints(const Bytes& old_image, const Bytes& patch,
+                                          Bytes* out_bytes) {
   MemoryRandomAccess old_ra(old_image);
   MemorySink out;
   NativeApplier a(old_ra, out);
   std::vector<NativeProgress> points{NativeProgress{}};
   for (std::size_t i = 0; i < patch.size(); i += 7) {
-    EXPECT_TRUE(a.Write(ByteView(patch).subspan(i, std::min<std::size_t>(7, patch.size() - i))).ok());
+    EXPECT_TRUE(
+        a.Write(ByteView(patch).subspan(i, std::min<std::size_t>(7, patch.size() - i))).ok());
     if (a.progress().segments_done != points.back().segments_done) points.push_back(a.progress());
   }
   EXPECT_TRUE(a.Finish().ok());
@@ -183,8 +188,8 @@ std::vector<NativeProgress> RestartPoints(const Bytes& old_image, const Bytes& p
 
 // Resumes at `p`: with jump, the header then patch[p.patch_offset..]; without, the whole patch.
 // Returns the output and the restart points seen on the way.
-Result<Bytes> ResumeAt(const Bytes& old_image, const Bytes& patch, const NativeProgress& p, bool jump,
-                       std::vector<NativeProgress>* seen = nullptr) {
+Result<Bytes> ResumeAt(const Bytes& old_image, const Bytes& patch, const NativeProgress& p,
+                       bool jump, std::vector<NativeProgress>* seen = nullptr) {
   NativeApplyOptions opt;
   opt.resume_segment = p.segments_done;
   Bytes fed = patch;
@@ -228,8 +233,10 @@ TEST(NativeDelta, RestartPointsAreExactPatchOffsets) {
     }
     // Segment k's header starts exactly there.
     ASSERT_LT(p.patch_offset + native::kSegmentHeaderSize, patch.size());
-    auto seg = native::DecodeSegmentHeader(ByteView(patch).subspan(p.patch_offset, native::kSegmentHeaderSize));
-    ASSERT_TRUE(seg.ok()) << "restart point " << k << " at " << p.patch_offset << ": " << seg.error().message();
+    auto seg = native::DecodeSegmentHeader(
+        ByteView(patch).subspan(p.patch_offset, native::kSegmentHeaderSize));
+    ASSERT_TRUE(seg.ok()) << "restart point " << k << " at " << p.patch_offset << ": "
+                          << seg.error().message();
     EXPECT_EQ(seg->index, k);
   }
 }
@@ -245,11 +252,13 @@ TEST(NativeDelta, ResumesAtEverySegmentBoundaryWithAndWithoutPatchOffset) {
   ASSERT_GE(points.size(), 8u);
   for (std::size_t k = 1; k < points.size(); ++k) {
     const NativeProgress& p = points[k];
-    const Bytes tail(new_image.begin() + static_cast<std::ptrdiff_t>(p.new_offset), new_image.end());
+    const Bytes tail(new_image.begin() + static_cast<std::ptrdiff_t>(p.new_offset),
+                     new_image.end());
     for (bool jump : {false, true}) {
       std::vector<NativeProgress> seen;
       auto rest = ResumeAt(old_image, patch, p, jump, &seen);
-      ASSERT_TRUE(rest.ok()) << "segment " << k << (jump ? " jump: " : ": ") << rest.error().message();
+      ASSERT_TRUE(rest.ok()) << "segment " << k << (jump ? " jump: " : ": ")
+                             << rest.error().message();
       EXPECT_EQ(*rest, tail) << "segment " << k << (jump ? " jump" : "");
       // The later restart points are the same as in the uninterrupted apply, in whole-patch
       // coordinates (with the jump, the first one seen is the resume point itself).
@@ -262,7 +271,8 @@ TEST(NativeDelta, ResumesAtEverySegmentBoundaryWithAndWithoutPatchOffset) {
       for (std::size_t i = 0; i < later.size(); ++i) {
         EXPECT_EQ(later[i].segments_done, points[from + i].segments_done);
         EXPECT_EQ(later[i].new_offset, points[from + i].new_offset);
-        EXPECT_EQ(later[i].patch_offset, points[from + i].patch_offset) << "segment " << k << " point " << i;
+        EXPECT_EQ(later[i].patch_offset, points[from + i].patch_offset)
+            << "segment " << k << " point " << i;
       }
     }
   }
@@ -290,7 +300,8 @@ TEST(NativeDeltaHostile, WrongResumeOffsetFailsCleanly) {
                                       patch.size() - 1,
                                       std::uint64_t{1} << 40,
                                       ~std::uint64_t{0}};
-  for (std::uint64_t off = p.patch_offset + 2; off < p.patch_offset + 400; off += 13) wrong.push_back(off);
+  for (std::uint64_t off = p.patch_offset + 2; off < p.patch_offset + 400; off += 13)
+    wrong.push_back(off);
   for (std::uint64_t off : wrong) {
     NativeApplyOptions ro;
     ro.resume_segment = p.segments_done;
@@ -304,7 +315,8 @@ TEST(NativeDeltaHostile, WrongResumeOffsetFailsCleanly) {
     ASSERT_FALSE(st.ok()) << "offset " << off;
     // Less than a segment header left to feed: the patch can only be found short, at Finish.
     const bool short_tail = off < patch.size() && patch.size() - off < native::kSegmentHeaderSize;
-    EXPECT_TRUE(st.error().Is(short_tail ? Errc::kTruncated : Errc::kCorrupt)) << off << ": " << st.error().message();
+    EXPECT_TRUE(st.error().Is(short_tail ? Errc::kTruncated : Errc::kCorrupt))
+        << off << ": " << st.error().message();
     EXPECT_TRUE(sink.bytes().empty()) << off;
   }
   // Set without a segment to resume at: a caller's mistake.
@@ -362,7 +374,8 @@ TEST(NativeDelta, EveryTruncationFailsCleanly) {
   opt.segment_size = 64 * 1024;
   const Bytes patch = Create(old_image, new_image, opt);
   for (std::size_t cut = 0; cut < patch.size(); cut += (cut < 400 ? 1 : 97)) {
-    auto out = Apply(old_image, Bytes(patch.begin(), patch.begin() + static_cast<std::ptrdiff_t>(cut)), 1000);
+    auto out = Apply(old_image,
+                     Bytes(patch.begin(), patch.begin() + static_cast<std::ptrdiff_t>(cut)), 1000);
     ASSERT_FALSE(out.ok()) << "cut at " << cut;
     EXPECT_TRUE(out.error().Is(Errc::kTruncated)) << cut << ": " << out.error().message();
   }
@@ -404,7 +417,8 @@ TEST(NativeDelta, EveryBitFlipIsDetected) {
 
 // Builds a patch by hand from ops and raw streams (to forge what the generator never emits).
 Bytes Forge(const Bytes& old_image, std::uint64_t new_size, const std::vector<native::Op>& ops,
-            const Bytes& diff, const Bytes& extra, std::uint64_t old_start = 0, std::uint32_t ctrl_raw_override = 0) {
+            const Bytes& diff, const Bytes& extra, std::uint64_t old_start = 0,
+            std::uint32_t ctrl_raw_override = 0) {
   NativeHeader h;
   h.old_size = old_image.size();
   h.new_size = new_size;
@@ -446,19 +460,26 @@ Error ApplyError(const Bytes& old_image, const Bytes& patch) {
 TEST(NativeDeltaHostile, ForgedOpsAreRefused) {
   const Bytes old_image = BinaryLike(1000, 19);
   // Reads past the old image.
-  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 100, {{100, 0, 0}}, Bytes(100), {}, 950)).Is(Errc::kOutOfRange));
+  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 100, {{100, 0, 0}}, Bytes(100), {}, 950))
+                  .Is(Errc::kOutOfRange));
   // Seeks before the start, then reads.
-  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 20, {{10, 0, -50}, {10, 0, 0}}, Bytes(20), {})).Is(Errc::kOutOfRange));
+  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 20, {{10, 0, -50}, {10, 0, 0}}, Bytes(20), {}))
+                  .Is(Errc::kOutOfRange));
   // Ops produce more than the segment.
-  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 10, {{5, 10, 0}}, Bytes(5), Bytes(10))).Is(Errc::kOutOfRange));
+  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 10, {{5, 10, 0}}, Bytes(5), Bytes(10)))
+                  .Is(Errc::kOutOfRange));
   // Ops produce less than the segment.
-  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 10, {{5, 2, 0}}, Bytes(5), Bytes(2))).Is(Errc::kCorrupt));
+  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 10, {{5, 2, 0}}, Bytes(5), Bytes(2)))
+                  .Is(Errc::kCorrupt));
   // Huge lengths that would overflow.
-  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 10, {{~0ull, 11, 0}}, {}, {})).Is(Errc::kOutOfRange));
+  EXPECT_TRUE(
+      ApplyError(old_image, Forge(old_image, 10, {{~0ull, 11, 0}}, {}, {})).Is(Errc::kOutOfRange));
   // A diff stream that expands past what the ops use (a bomb) stops at the first extra byte.
-  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 10, {{5, 5, 0}}, Bytes(1 << 20), Bytes(5))).Is(Errc::kDecompress));
+  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 10, {{5, 5, 0}}, Bytes(1 << 20), Bytes(5)))
+                  .Is(Errc::kDecompress));
   // Declared control size smaller than the real stream.
-  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 10, {{5, 5, 0}}, Bytes(5), Bytes(5), 0, 1)).Is(Errc::kDecompress));
+  EXPECT_TRUE(ApplyError(old_image, Forge(old_image, 10, {{5, 5, 0}}, Bytes(5), Bytes(5), 0, 1))
+                  .Is(Errc::kDecompress));
 }
 
 TEST(NativeDeltaHostile, ForgedHeadersAreRefused) {
@@ -470,11 +491,14 @@ TEST(NativeDeltaHostile, ForgedHeadersAreRefused) {
     StoreLe32(p.data() + 152, crypto::Crc32c(ByteView(p.data(), 152)));
     return p;
   };
-  EXPECT_TRUE(ApplyError(old_image, reseal(patch, 10, 9)).Is(Errc::kCorrupt));      // unknown filter
-  EXPECT_TRUE(ApplyError(old_image, reseal(patch, 11, 3)).Is(Errc::kCorrupt));      // unknown compression
-  EXPECT_TRUE(ApplyError(old_image, reseal(patch, 14, 0x80)).Is(Errc::kCorrupt));   // segment size 8 MiB+
-  EXPECT_TRUE(ApplyError(old_image, reseal(patch, 31, 0x01)).Is(Errc::kCorrupt));   // new size vs count
-  EXPECT_TRUE(ApplyError(old_image, reseal(patch, 140, 1)).Is(Errc::kCorrupt));     // reserved byte
+  EXPECT_TRUE(ApplyError(old_image, reseal(patch, 10, 9)).Is(Errc::kCorrupt));  // unknown filter
+  EXPECT_TRUE(
+      ApplyError(old_image, reseal(patch, 11, 3)).Is(Errc::kCorrupt));  // unknown compression
+  EXPECT_TRUE(
+      ApplyError(old_image, reseal(patch, 14, 0x80)).Is(Errc::kCorrupt));  // segment size 8 MiB+
+  EXPECT_TRUE(
+      ApplyError(old_image, reseal(patch, 31, 0x01)).Is(Errc::kCorrupt));  // new size vs count
+  EXPECT_TRUE(ApplyError(old_image, reseal(patch, 140, 1)).Is(Errc::kCorrupt));  // reserved byte
   Bytes big = reseal(patch, 31, 0x01);
   MemoryRandomAccess old_ra(old_image);
   MemorySink out;
@@ -482,7 +506,8 @@ TEST(NativeDeltaHostile, ForgedHeadersAreRefused) {
   small.max_new_size = 5;
   NativeApplier a(old_ra, out, small);
   EXPECT_TRUE(a.Write(patch).error().Is(Errc::kTooLarge));
-  EXPECT_TRUE(ApplyError(old_image, Bytes{'B', 'S', 'D', 'I', 'F', 'F', '4', '0'}).Is(Errc::kTruncated));
+  EXPECT_TRUE(
+      ApplyError(old_image, Bytes{'B', 'S', 'D', 'I', 'F', 'F', '4', '0'}).Is(Errc::kTruncated));
   Bytes not_ours(200, 'x');
   EXPECT_TRUE(ApplyError(old_image, not_ours).Is(Errc::kBadMagic));
 }

@@ -117,10 +117,10 @@ class Agent {
   // unreachable. A URL (IsRemoteLocation) is streamed from the network into the
   // slot: every chunk is verified before it is used, and an interruption resumes from the last
   // restart point. A network outage beyond the retry deadline (base::Errc::kUnavailable) keeps
-  // the update in flight for the next recover. Refusals (format::Errc: signatures, revoked key, expiry,
-  // downgrade, hardware; delta::Errc::kSourceMismatch; kSlotTooSmall, kNoPayload) write nothing
-  // to the slot and leave the journal in state failed with the reason. kBusy if an update is in
-  // flight.
+  // the update in flight for the next recover. Refusals (format::Errc: signatures, revoked key,
+  // expiry, downgrade, hardware; delta::Errc::kSourceMismatch; kSlotTooSmall, kNoPayload) write
+  // nothing to the slot and leave the journal in state failed with the reason. kBusy if an update
+  // is in flight.
   Status Install(const std::string& bundle_location);
 
   // Manual commit of the update on trial (skips health checks). kNothingToDo if none is, and

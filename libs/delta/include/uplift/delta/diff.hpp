@@ -2,15 +2,15 @@
 // Lives in its own library (uplift::delta_diff) so devices link only the applier.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <optional>
+
 #include "uplift/base/bytes.hpp"
 #include "uplift/base/io.hpp"
 #include "uplift/base/result.hpp"
 #include "uplift/delta/errors.hpp"
 #include "uplift/delta/native.hpp"
-
-#include <cstdint>
-#include <functional>
-#include <optional>
 
 namespace uplift::delta {
 
@@ -28,8 +28,8 @@ struct NativeCreateOptions {
   NativeCompression compression = NativeCompression::kLzma2;
   int level = 9;         // 1..9 (10 = 9 extreme) for LZMA2, 1..22 for zstd
   unsigned threads = 0;  // segments matched and compressed in parallel; 0 = all cores
-  // Multiple of 64 KiB, at most 4 MiB. 2 MiB keeps a device's apply under ~14 MiB RSS for ~0.5% larger
-  // patches than 4 MiB.
+  // Multiple of 64 KiB, at most 4 MiB. 2 MiB keeps a device's apply under ~14 MiB RSS for ~0.5%
+  // larger patches than 4 MiB.
   std::uint32_t segment_size = 2u << 20;
   // nullopt: detect from the images (ELF x86-64 / AArch64 executable segments); else forced.
   std::optional<Filter> filter;

@@ -40,9 +40,9 @@ struct NativeHeader {
   std::uint32_t segment_size = 0;   // new-image bytes per segment (the last may be shorter)
   std::uint32_t segment_count = 0;  // ceil(new_size / segment_size)
   Filter filter = Filter::kNone;
-  FilterRange old_filter_range;     // where the filter applies in the old image
-  FilterRange new_filter_range;     // ... and in the new one
-  std::uint8_t compression = 2;     // 1 = zstd, 2 = raw LZMA2 (4 MiB dictionary)
+  FilterRange old_filter_range;  // where the filter applies in the old image
+  FilterRange new_filter_range;  // ... and in the new one
+  std::uint8_t compression = 2;  // 1 = zstd, 2 = raw LZMA2 (4 MiB dictionary)
 };
 
 // True if the bytes start with the native magic (for `uplift delta info/apply` format sniffing).

@@ -28,9 +28,9 @@ enum class Errc : int {
   kDecompress = 28,            // a compressed payload is corrupt or expands past its size
   kDowngrade = 29,             // security counter lower than the minimum allowed
   // Bootloader environments (uboot_env.hpp, grub_env.hpp; docs/formats/uboot-env.md, grub-env.md).
-  kEnvCorrupt = 30,            // bad CRC or header, or variable data that does not parse
-  kEnvTooLarge = 31,           // the variables do not fit the environment's size
-  kEnvBadVariable = 32,        // a name or value an environment cannot hold ('=', NUL)
+  kEnvCorrupt = 30,      // bad CRC or header, or variable data that does not parse
+  kEnvTooLarge = 31,     // the variables do not fit the environment's size
+  kEnvBadVariable = 32,  // a name or value an environment cannot hold ('=', NUL)
 };
 
 }  // namespace uplift::format

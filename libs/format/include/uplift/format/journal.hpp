@@ -66,9 +66,9 @@ struct SlotFacts {
 
 // Restart points of an interrupted update.
 struct JournalProgress {
-  std::uint64_t output_bytes = 0;    // image bytes durable in the target slot (from its start)
-  std::uint32_t delta_segment = 0;   // delta: segments complete (restart point)
-  std::string download_url;        // the URL of a remote bundle (empty for a local file)
+  std::uint64_t output_bytes = 0;   // image bytes durable in the target slot (from its start)
+  std::uint32_t delta_segment = 0;  // delta: segments complete (restart point)
+  std::string download_url;         // the URL of a remote bundle (empty for a local file)
   // The bundle's version as its source named it (HTTP strong entity tag; for a file
   // inode-size-mtime): a resumed read must see the same one, or the update starts over.
   std::string source_validator;
