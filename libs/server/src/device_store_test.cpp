@@ -1,6 +1,7 @@
 // The device store's behaviour, the same tests on SQLite and on a real PostgreSQL (started on
 // 127.0.0.1 by the test): migrations, durable ordered reports, group commit, batched soft state,
-// bad input, and acknowledged reports surviving a kill -9 of the writing process.
+// bad input, resent reports stored once, and acknowledged reports surviving a kill -9 of the
+// writing process.
 #include "uplift/server/device_store.hpp"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include "postgres.hpp"
+#include "store_backend.hpp"
 
 namespace uplift::server {
 namespace {
@@ -175,11 +177,118 @@ TEST_P(DeviceStoreTest, BadInputIsRefusedAndNothingStored) {
   bad = Report("dev", 1);
   bad.reason = std::string("a\0b", 3);
   EXPECT_TRUE((*store)->AppendReport(bad).error().Is(StoreErrc::kInvalid));
+  for (const std::string& id :
+       {std::string(65, 'r'), std::string("a b"), std::string("a/b"), std::string("a.b")}) {
+    bad = Report("dev", 1);
+    bad.report_id = id;
+    EXPECT_TRUE((*store)->AppendReport(bad).error().Is(StoreErrc::kInvalid)) << id;
+  }
   DeviceState big{tenant_, "dev", 1, std::string(kMaxInventoryBytes + 1, 'x')};
   EXPECT_TRUE((*store)->PutState(big).error().Is(StoreErrc::kInvalid));
   ASSERT_TRUE((*store)->FlushState().ok());
   EXPECT_TRUE((*store)->Reports(tenant_, "dev", 0, 10)->empty());
   EXPECT_FALSE((*store)->GetState(tenant_, "dev")->has_value());
+}
+
+DeviceReport WithId(DeviceReport r, const std::string& id) {
+  r.report_id = id;
+  return r;
+}
+
+TEST_P(DeviceStoreTest, AResentReportIsStoredOnce) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  const DeviceReport r = WithId(Report("dev-1", 40), "4f1c0b7a2d3e4f50");
+  auto first = (*store)->AppendReport(r);
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  auto again = (*store)->AppendReport(r);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(*again, *first);
+  // The id decides, not the content: a resend carries what the device stored.
+  auto changed = (*store)->AppendReport(WithId(Report("dev-1", 41), "4f1c0b7a2d3e4f50"));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(*changed, *first);
+  // Ids are per device and per tenant; reports without an id are never merged.
+  DeviceReport elsewhere = r;
+  elsewhere.tenant += "-other";
+  auto other_tenant = (*store)->AppendReport(elsewhere);
+  auto other_device = (*store)->AppendReport(WithId(Report("dev-2", 40), r.report_id));
+  auto no_id_1 = (*store)->AppendReport(Report("dev-1", 50));
+  auto no_id_2 = (*store)->AppendReport(Report("dev-1", 50));
+  ASSERT_TRUE(other_tenant.ok() && other_device.ok() && no_id_1.ok() && no_id_2.ok());
+  EXPECT_NE(*other_tenant, *first);
+  EXPECT_NE(*other_device, *first);
+  EXPECT_NE(*no_id_1, *no_id_2);
+  auto got = (*store)->Reports(tenant_, "dev-1", 0, 100);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ((*got)[0].seq, *first);
+  EXPECT_EQ((*got)[0].report, r);
+}
+
+// The backend directly, so that duplicates are in one group for sure: within a batch, and
+// against reports stored by an earlier batch.
+TEST_P(DeviceStoreTest, DuplicatesInOneGroupShareOneSeq) {
+  auto backend = postgres() ? internal::OpenPostgresBackend(Postgres().ConnectionString())
+                            : internal::OpenSqliteBackend(dir_ + "/store.db");
+  ASSERT_TRUE(backend.ok()) << backend.error().message();
+  const DeviceReport a = WithId(Report("dev", 1), "a");
+  const DeviceReport b = WithId(Report("dev", 2), "b");
+  const DeviceReport plain = Report("dev", 3);
+  auto seqs = (*backend)->CommitReports({&a, &plain, &a, &b, &plain, &b, &a});
+  ASSERT_TRUE(seqs.ok()) << seqs.error().message();
+  const auto& s = *seqs;
+  ASSERT_EQ(s.size(), 7u);
+  EXPECT_EQ(s[2], s[0]);
+  EXPECT_EQ(s[6], s[0]);
+  EXPECT_EQ(s[5], s[3]);
+  EXPECT_LT(s[0], s[1]);
+  EXPECT_LT(s[1], s[3]);
+  EXPECT_LT(s[3], s[4]);
+  const DeviceReport c = WithId(Report("dev", 4), "c");
+  auto next = (*backend)->CommitReports({&c, &b, &plain, &a});
+  ASSERT_TRUE(next.ok()) << next.error().message();
+  EXPECT_GT((*next)[0], s[4]);
+  EXPECT_EQ((*next)[1], s[3]);
+  EXPECT_GT((*next)[2], (*next)[0]);
+  EXPECT_EQ((*next)[3], s[0]);
+  auto got = (*backend)->Reports(tenant_, "dev", 0, 100);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), 6u);  // a, plain, b, plain, c, plain
+}
+
+// Two server instances (two stores on one database) and many threads resend the same reports
+// at once: each id is stored once and every caller gets its seq.
+TEST_P(DeviceStoreTest, ConcurrentResendsFromTwoInstancesAreStoredOnce) {
+  auto one = Open();
+  auto two = Open();
+  ASSERT_TRUE(one.ok() && two.ok());
+  constexpr int kThreads = 16, kIds = 30;
+  std::vector<std::vector<std::int64_t>> seqs(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      DeviceStore& store = t % 2 == 0 ? **one : **two;
+      for (int i = 0; i < kIds; ++i) {
+        auto seq = store.AppendReport(WithId(Report("dev", i), "id-" + std::to_string(i)));
+        if (!seq.ok()) {
+          ++failures;
+          return;
+        }
+        seqs[static_cast<std::size_t>(t)].push_back(*seq);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  for (int t = 1; t < kThreads; ++t) EXPECT_EQ(seqs[static_cast<std::size_t>(t)], seqs[0]);
+  auto got = (*one)->Reports(tenant_, "dev", 0, 1000);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), static_cast<std::size_t>(kIds));
+  for (int i = 0; i < kIds; ++i) {
+    EXPECT_EQ((*got)[static_cast<std::size_t>(i)].seq, seqs[0][static_cast<std::size_t>(i)]);
+  }
 }
 
 // A child process appends reports from several threads and prints each acknowledged sequence

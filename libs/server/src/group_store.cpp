@@ -19,6 +19,15 @@ bool ValidId(const std::string& s) {
 bool ValidText(const std::string& s, std::size_t max) {
   return s.size() <= max && s.find('\0') == std::string::npos;
 }
+bool ValidReportId(const std::string& s) {
+  if (s.size() > kMaxReportIdLength) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 class GroupStore final : public DeviceStore {
  public:
@@ -167,6 +176,10 @@ Status Validate(const DeviceReport& r) {
       !ValidText(r.reason, kMaxReasonBytes)) {
     return Error(StoreErrc::kInvalid, "report phase/result/reason out of bounds");
   }
+  if (!ValidReportId(r.report_id)) {
+    return Error(StoreErrc::kInvalid, "report id must be up to 64 characters of [A-Za-z0-9_-]");
+  }
+  if (r.release_id < 0) return Error(StoreErrc::kInvalid, "release id must not be negative");
   if (r.progress < 0 || r.progress > 100) {
     return Error(StoreErrc::kInvalid, "progress must be 0..100, got " + std::to_string(r.progress));
   }

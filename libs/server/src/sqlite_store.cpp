@@ -1,110 +1,38 @@
 // SQLite backend: one writer connection (the group-commit thread) with synchronous=FULL for
 // reports and NORMAL for soft state (WAL: a NORMAL commit is not fsync'd until a later FULL one
 // or a checkpoint), and one reader connection behind a mutex.
-#include <sqlite3.h>
-
 #include <mutex>
 
+#include "sqlite_schema.hpp"
 #include "store_backend.hpp"
 
 namespace uplift::server::internal {
 namespace {
 
-// Migration k (1-based) brings the schema from version k-1 to k. Never edit a released entry:
-// append a new one.
-constexpr const char* kMigrations[] = {
-    R"sql(
-CREATE TABLE device_state (
-  tenant TEXT NOT NULL,
-  device_id TEXT NOT NULL,
-  last_seen INTEGER NOT NULL,
-  inventory TEXT NOT NULL,
-  PRIMARY KEY (tenant, device_id)
-);
-CREATE TABLE device_reports (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  tenant TEXT NOT NULL,
-  device_id TEXT NOT NULL,
-  time INTEGER NOT NULL,
-  phase TEXT NOT NULL,
-  progress INTEGER NOT NULL,
-  result TEXT NOT NULL,
-  reason TEXT NOT NULL
-);
-CREATE INDEX device_reports_by_device ON device_reports (tenant, device_id, seq);
-)sql",
-};
-static_assert(std::size(kMigrations) == kStoreSchemaVersion);
-
-struct DbDeleter {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtDeleter {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Db = std::unique_ptr<sqlite3, DbDeleter>;
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
-
-Error DbError(sqlite3* db, const std::string& what) {
-  return Error(StoreErrc::kDatabase, "sqlite: " + what + ": " + sqlite3_errmsg(db));
-}
-
-Status Exec(sqlite3* db, const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string m = msg != nullptr ? msg : "error";
-    sqlite3_free(msg);
-    return Error(StoreErrc::kDatabase, std::string("sqlite: ") + m);
-  }
-  return Ok();
-}
-
-Result<Stmt> Prepare(sqlite3* db, const char* sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
-    return DbError(db, "prepare");
-  }
-  return Stmt(s);
-}
-
-Result<Db> OpenDb(const std::string& path) {
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  Db db(raw);
-  if (rc != SQLITE_OK) {
-    return Error(StoreErrc::kDatabase, "sqlite: open " + path + ": " +
-                                           (raw != nullptr ? sqlite3_errmsg(raw) : "no memory"));
-  }
-  sqlite3_busy_timeout(db.get(), 10'000);
-  UPLIFT_TRY(
-      Exec(db.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
-  return db;
-}
-
-void BindText(sqlite3_stmt* s, int i, const std::string& v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
-std::string Text(sqlite3_stmt* s, int i) {
-  const auto* p = sqlite3_column_text(s, i);
-  return p != nullptr ? std::string(reinterpret_cast<const char*>(p),
-                                    static_cast<std::size_t>(sqlite3_column_bytes(s, i)))
-                      : std::string();
-}
+using sqlite::BindText;
+using sqlite::Db;
+using sqlite::DbError;
+using sqlite::Exec;
+using sqlite::OpenDb;
+using sqlite::Prepare;
+using sqlite::Stmt;
+using sqlite::Text;
 
 class SqliteBackend final : public Backend {
  public:
   static Result<std::unique_ptr<SqliteBackend>> Open(const std::string& path) {
     std::unique_ptr<SqliteBackend> b(new SqliteBackend());
     UPLIFT_ASSIGN(b->writer_, OpenDb(path));
-    UPLIFT_TRY(b->Migrate());
+    UPLIFT_ASSIGN(b->version_, sqlite::Migrate(b->writer_.get()));
     UPLIFT_ASSIGN(b->reader_, OpenDb(path));
     sqlite3* w = b->writer_.get();
     UPLIFT_ASSIGN(b->insert_report_,
                   Prepare(w,
                           "INSERT INTO device_reports (tenant, device_id, time, phase, progress, "
-                          "result, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+                          "result, reason, report_id, release_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    UPLIFT_ASSIGN(b->find_report_, Prepare(w,
+                                           "SELECT seq FROM device_reports WHERE tenant = ? AND "
+                                           "device_id = ? AND report_id = ?"));
     UPLIFT_ASSIGN(b->upsert_state_,
                   Prepare(w,
                           "INSERT INTO device_state (tenant, device_id, last_seen, inventory) "
@@ -116,7 +44,8 @@ class SqliteBackend final : public Backend {
                                          "WHERE tenant = ? AND device_id = ?"));
     UPLIFT_ASSIGN(b->get_reports_,
                   Prepare(r,
-                          "SELECT seq, time, phase, progress, result, reason FROM device_reports "
+                          "SELECT seq, time, phase, progress, result, reason, report_id, release_id FROM "
+                          "device_reports "
                           "WHERE tenant = ? AND device_id = ? AND seq > ? ORDER BY seq LIMIT ?"));
     return b;
   }
@@ -129,6 +58,19 @@ class SqliteBackend final : public Backend {
     seqs.reserve(reports.size());
     sqlite3_stmt* s = insert_report_.get();
     for (const DeviceReport* r : reports) {
+      // A resend (its acknowledgement was lost) gets the stored report's seq and adds nothing;
+      // the lookup also sees a duplicate committed earlier in this very transaction.
+      if (!r->report_id.empty()) {
+        auto seq = FindReport(*r);
+        if (!seq.ok()) {
+          (void)Exec(db, "ROLLBACK");
+          return seq.error();
+        }
+        if (*seq != 0) {
+          seqs.push_back(*seq);
+          continue;
+        }
+      }
       sqlite3_reset(s);
       BindText(s, 1, r->tenant);
       BindText(s, 2, r->device_id);
@@ -137,6 +79,8 @@ class SqliteBackend final : public Backend {
       sqlite3_bind_int(s, 5, r->progress);
       BindText(s, 6, r->result);
       BindText(s, 7, r->reason);
+      BindText(s, 8, r->report_id);
+      sqlite3_bind_int64(s, 9, r->release_id);
       if (sqlite3_step(s) != SQLITE_DONE) {
         Error e = DbError(db, "insert report");
         (void)Exec(db, "ROLLBACK");
@@ -197,9 +141,15 @@ class SqliteBackend final : public Backend {
       if (rc != SQLITE_ROW) return DbError(reader_.get(), "read reports");
       StoredReport r;
       r.seq = sqlite3_column_int64(s, 0);
-      r.report = DeviceReport{
-          tenant,     device_id, sqlite3_column_int64(s, 1), Text(s, 2), sqlite3_column_int(s, 3),
-          Text(s, 4), Text(s, 5)};
+      r.report = DeviceReport{tenant,
+                              device_id,
+                              sqlite3_column_int64(s, 1),
+                              Text(s, 2),
+                              sqlite3_column_int(s, 3),
+                              Text(s, 4),
+                              Text(s, 5),
+                              Text(s, 6),
+                              sqlite3_column_int64(s, 7)};
       out.push_back(std::move(r));
     }
     return out;
@@ -210,54 +160,42 @@ class SqliteBackend final : public Backend {
  private:
   SqliteBackend() = default;
 
-  Status Migrate() {
-    sqlite3* db = writer_.get();
-    UPLIFT_TRY(Exec(db, "BEGIN IMMEDIATE"));
-    auto fail = [&](Error e) {
-      (void)Exec(db, "ROLLBACK");
-      return e;
-    };
-    if (Status st = Exec(db,
-                         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
-                         "PRIMARY KEY, applied INTEGER NOT NULL)");
-        !st.ok()) {
-      return fail(st.error());
-    }
-    auto q = Prepare(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-    if (!q.ok()) return fail(q.error());
-    if (sqlite3_step(q->get()) != SQLITE_ROW) return fail(DbError(db, "schema version"));
-    int version = sqlite3_column_int(q->get(), 0);
-    q->reset();
-    if (version > kStoreSchemaVersion) {
-      return fail(Error(StoreErrc::kSchemaTooNew,
-                        "database schema version " + std::to_string(version) +
-                            " is newer than this server's " + std::to_string(kStoreSchemaVersion)));
-    }
-    for (; version < kStoreSchemaVersion; ++version) {
-      if (Status st = Exec(db, kMigrations[version]); !st.ok()) return fail(st.error());
-      const std::string mark = "INSERT INTO schema_migrations (version, applied) VALUES (" +
-                               std::to_string(version + 1) + ", strftime('%s','now'))";
-      if (Status st = Exec(db, mark.c_str()); !st.ok()) return fail(st.error());
-    }
-    version_ = version;
-    return Exec(db, "COMMIT");
-  }
-
   Db writer_;
   Db reader_;
-  Stmt insert_report_, upsert_state_, get_state_, get_reports_;
+  // The seq of the stored report with r's id, 0 if there is none (seqs start at 1).
+  Result<std::int64_t> FindReport(const DeviceReport& r) {
+    sqlite3_stmt* f = find_report_.get();
+    sqlite3_reset(f);
+    BindText(f, 1, r.tenant);
+    BindText(f, 2, r.device_id);
+    BindText(f, 3, r.report_id);
+    const int rc = sqlite3_step(f);
+    if (rc == SQLITE_DONE) return std::int64_t{0};
+    if (rc != SQLITE_ROW) return DbError(writer_.get(), "find report");
+    const std::int64_t seq = sqlite3_column_int64(f, 0);
+    sqlite3_reset(f);
+    return seq;
+  }
+
+  Stmt insert_report_, find_report_, upsert_state_, get_state_, get_reports_;
   std::mutex read_mu_;
   int version_ = 0;
 };
 
 }  // namespace
+
+Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path) {
+  UPLIFT_ASSIGN(auto backend, SqliteBackend::Open(path));
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
 }  // namespace uplift::server::internal
 
 namespace uplift::server {
 
 Result<std::unique_ptr<DeviceStore>> OpenSqliteStore(const std::string& path,
                                                      StoreOptions options) {
-  UPLIFT_ASSIGN(auto backend, internal::SqliteBackend::Open(path));
+  UPLIFT_ASSIGN(auto backend, internal::OpenSqliteBackend(path));
   return internal::MakeGroupStore(std::move(backend), options);
 }
 

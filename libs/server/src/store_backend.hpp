@@ -1,6 +1,7 @@
 // What each database backend provides to the group-commit store (internal).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,11 @@ class Backend {
                                                     std::int64_t after_seq, std::size_t limit) = 0;
   virtual int schema_version() const = 0;
 };
+
+// The backends on their own (migrated): the store's factories wrap them, tests call them
+// directly to commit a chosen batch.
+Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path);
+Result<std::unique_ptr<Backend>> OpenPostgresBackend(const std::string& conninfo);
 
 // Wraps a backend with the group-commit writer thread.
 std::unique_ptr<DeviceStore> MakeGroupStore(std::unique_ptr<Backend> backend, StoreOptions options);

@@ -6,7 +6,7 @@
 //     commit, with group commit so that concurrent reports share one transaction and one fsync.
 // One interface, two backends: SQLite (default; WAL, versioned migrations) and PostgreSQL
 // (libpqxx; several server instances). The same behaviour tests run against both.
-// This is the first part of the server's repository; tenants, releases and tokens come next.
+// Tenants, releases, tokens and nonces live in the same database: see catalog.hpp.
 #pragma once
 
 #include <chrono>
@@ -30,6 +30,7 @@ enum class StoreErrc : int {
 inline constexpr std::size_t kMaxIdLength = 128;
 inline constexpr std::size_t kMaxInventoryBytes = 64 * 1024;
 inline constexpr std::size_t kMaxReasonBytes = 4 * 1024;
+inline constexpr std::size_t kMaxReportIdLength = 64;
 
 struct DeviceState {
   std::string tenant;
@@ -47,6 +48,12 @@ struct DeviceReport {
   int progress = 0;       // percent, 0..100
   std::string result;     // "" while in progress, else "success" / "failure"
   std::string reason;     // failure reason
+  // Chosen by the device, unique per device: [A-Za-z0-9_-]{1,64}, "" = none. Appending a report
+  // whose (tenant, device, id) is stored already stores nothing and returns the stored seq, so a
+  // resend after a lost acknowledgement is harmless.
+  std::string report_id{};
+  // The release the report is about (the rollout engine counts outcomes per release); 0 = none.
+  std::int64_t release_id = 0;
   friend bool operator==(const DeviceReport&, const DeviceReport&) = default;
 };
 
@@ -68,7 +75,8 @@ class DeviceStore {
  public:
   virtual ~DeviceStore() = default;
   // Durable: returns the report's sequence number once it is committed (fsync'd). Safe to call
-  // from many threads at once; concurrent callers are committed together.
+  // from many threads at once; concurrent callers are committed together. A report with the
+  // report_id of a stored one (also one in the same group) returns that one's seq.
   virtual Result<std::int64_t> AppendReport(const DeviceReport& report) = 0;
   // Soft: queued (the latest state per device wins) and written within the flush interval.
   virtual Status PutState(const DeviceState& state) = 0;
@@ -94,7 +102,7 @@ Result<std::unique_ptr<DeviceStore>> OpenPostgresStore(const std::string& connin
                                                        StoreOptions options = {});
 
 // The schema version this build writes (docs/server-store.md).
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 }  // namespace uplift::server
 
