@@ -29,6 +29,7 @@ constexpr std::string_view kExistsDomain = "cli-exists";
 
 int ExitCodeFor(const Error& e) {
   if (e.domain() == kExistsDomain) return kExitExists;
+  if (const int admin = AdminExitCode(e); admin >= 0) return admin;
   if (e.domain() == ErrorDomainOf<format::Errc>::kName) return e.code();
   if (e.domain() == ErrorDomainOf<delta::Errc>::kName) return e.code();
   if (e.domain() == ErrorDomainOf<transport::Errc>::kName) return e.code();

@@ -29,6 +29,7 @@ enum ExitCode : int {
   kExitChanged = 8,      // the artifact kept changing on the server during the download
   // 10..29: format errors, the number is format::Errc (docs/cli.md lists them).
   // 40..49: delta errors, the number is delta::Errc.
+  // 50..54: answers of a server's admin API (cmd_server.cpp: AdminErrc).
   // 100..109: transport errors, the number is transport::Errc.
 };
 
@@ -56,6 +57,9 @@ void RegisterTrustCommands(CLI::App& app, Context& ctx);
 void RegisterBundleCommands(CLI::App& app, Context& ctx);
 void RegisterDeltaCommands(CLI::App& app, Context& ctx);
 void RegisterFetchCommand(CLI::App& app, Context& ctx);
+void RegisterServerCommands(CLI::App& app, Context& ctx);
+// Exit code of an admin-API or server-data-directory error, or -1 if it is neither.
+int AdminExitCode(const Error& e);
 
 // Prints a JSON document on stdout (pretty, with a trailing newline).
 void PrintJson(const nlohmann::json& j);

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   RegisterBundleCommands(app, ctx);
   RegisterDeltaCommands(app, ctx);
   RegisterFetchCommand(app, ctx);
+  RegisterServerCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

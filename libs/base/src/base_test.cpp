@@ -190,5 +190,19 @@ TEST(RangeSource, FileRangesRereadsAndValidators) {
   std::remove(path.c_str());
 }
 
+TEST(Base64Url, MatchesRfc4648TestVectorsWithoutPadding) {
+  // RFC 4648 §10 vectors, '=' padding removed (base64url and base64 agree on these).
+  EXPECT_EQ(ToBase64Url(AsBytes("")), "");
+  EXPECT_EQ(ToBase64Url(AsBytes("f")), "Zg");
+  EXPECT_EQ(ToBase64Url(AsBytes("fo")), "Zm8");
+  EXPECT_EQ(ToBase64Url(AsBytes("foo")), "Zm9v");
+  EXPECT_EQ(ToBase64Url(AsBytes("foob")), "Zm9vYg");
+  EXPECT_EQ(ToBase64Url(AsBytes("fooba")), "Zm9vYmE");
+  EXPECT_EQ(ToBase64Url(AsBytes("foobar")), "Zm9vYmFy");
+  // The URL-safe alphabet: 0xfb 0xff → "-_8" where base64 would say "+/8".
+  const Bytes b = {0xfb, 0xff};
+  EXPECT_EQ(ToBase64Url(b), "-_8");
+}
+
 }  // namespace
 }  // namespace uplift

@@ -94,4 +94,11 @@ Status HashingSink::Write(ByteView data) {
   return Ok();
 }
 
+std::array<std::uint8_t, 16> Md5ForInterop(ByteView data) {
+  std::array<std::uint8_t, 16> out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_md5(), nullptr);
+  return out;
+}
+
 }  // namespace uplift::crypto

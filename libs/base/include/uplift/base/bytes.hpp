@@ -28,6 +28,8 @@ inline std::string_view AsChars(ByteView b) {
 std::string ToHex(ByteView bytes);
 // Accepts lower- or upper-case hex of even length; nullopt on anything else.
 std::optional<Bytes> FromHex(std::string_view hex);
+// RFC 4648 §5 base64url without padding (URL tokens such as nginx's secure_link).
+std::string ToBase64Url(ByteView bytes);
 
 // memcpy compiles to one load/store; the byte order is fixed by the host check below.
 static_assert(std::endian::native == std::endian::little,

@@ -58,4 +58,8 @@ class HashingSink final : public ByteSink {
   ByteSink* next_;
 };
 
+// MD5, only for peers that define their tokens with it (nginx's secure_link); never for
+// anything Uplift itself trusts.
+std::array<std::uint8_t, 16> Md5ForInterop(ByteView data);
+
 }  // namespace uplift::crypto

@@ -31,6 +31,8 @@ enum class Errc : int {
   kEnvCorrupt = 30,      // bad CRC or header, or variable data that does not parse
   kEnvTooLarge = 31,     // the variables do not fit the environment's size
   kEnvBadVariable = 32,  // a name or value an environment cannot hold ('=', NUL)
+  // Device API bodies (device_protocol.hpp; docs/api/device-api.md).
+  kMalformedMessage = 33,  // not JSON, or a field missing, mistyped or out of bounds
 };
 
 }  // namespace uplift::format
