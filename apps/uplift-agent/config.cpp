@@ -103,7 +103,7 @@ Result<Config> LoadConfig(const std::string& path) {
   UPLIFT_TRY(r.Keys(root, "",
                     {"device_type", "data_dir", "trust_store", "payload_target",
                      "max_boot_attempts", "checkpoint_mib", "slots", "boot", "journal", "hooks",
-                     "health", "reboot", "daemon", "transport"}));
+                     "health", "reboot", "daemon", "transport", "server"}));
   UPLIFT_TRY(r.String(root, "device_type", "", c.device_type, true));
   UPLIFT_TRY(r.String(root, "data_dir", "", c.data_dir, true));
   UPLIFT_TRY(r.String(root, "trust_store", "", c.trust_store, true));
@@ -210,6 +210,33 @@ Result<Config> LoadConfig(const std::string& path) {
     if (!x.pinned_public_key.empty() && !x.pinned_public_key.starts_with("sha256//")) {
       return r.Bad("transport.pinned_public_key", "expected \"sha256//BASE64\"");
     }
+  }
+  if (const toml::table* sv = r.Table(root, "server")) {
+    auto& x = c.server;
+    UPLIFT_TRY(r.Keys(*sv, "server",
+                      {"url", "tenant", "device_id", "credential_file", "enrollment_secret_file",
+                       "product", "factory_version", "factory_image_sha256", "attributes"}));
+    UPLIFT_TRY(r.String(*sv, "url", "server", x.url, true));
+    UPLIFT_TRY(r.String(*sv, "tenant", "server", x.tenant, true));
+    UPLIFT_TRY(r.String(*sv, "device_id", "server", x.device_id));
+    UPLIFT_TRY(r.String(*sv, "credential_file", "server", x.credential_file));
+    UPLIFT_TRY(r.String(*sv, "enrollment_secret_file", "server", x.enrollment_secret_file));
+    UPLIFT_TRY(r.String(*sv, "product", "server", x.product));
+    UPLIFT_TRY(r.String(*sv, "factory_version", "server", x.factory_version));
+    UPLIFT_TRY(r.String(*sv, "factory_image_sha256", "server", x.factory_image_sha256));
+    if (!x.url.starts_with("http://") && !x.url.starts_with("https://")) {
+      return r.Bad("server.url", "expected an http:// or https:// URL");
+    }
+    if (const toml::table* at = r.Table(*sv, "attributes")) {
+      for (const auto& [k, v] : *at) {
+        const auto value = v.value<std::string>();
+        if (!v.is_string() || !value) {
+          return r.Bad("server.attributes." + std::string(k.str()), "expected a string");
+        }
+        x.attributes.emplace(std::string(k.str()), *value);
+      }
+    }
+    if (x.credential_file.empty()) x.credential_file = c.data_dir + "/credential";
   }
   if (c.spool_dir.empty()) c.spool_dir = c.data_dir + "/spool";
   return c;

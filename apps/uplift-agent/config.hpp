@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -65,6 +66,19 @@ struct Config {
     std::uint32_t recover_deadline_seconds = 60;
     std::uint32_t chunk_attempts = 3;  // re-reads of one corrupt chunk before failing
   } transport;
+
+  // [server]: `daemon` talks to uplift-server (docs/agent.md §Server mode) when url is set.
+  struct Server {
+    std::string url;  // empty: the daemon installs from the spool directory instead
+    std::string tenant;
+    std::string device_id;               // empty: the contents of /etc/machine-id
+    std::string credential_file;         // empty: data_dir/credential (hex, 0600)
+    std::string enrollment_secret_file;  // used once, when there is no credential yet
+    std::string product;                 // sent in check-ins: offers must be of this product
+    std::string factory_version = "0.0.0";  // what the booted slot runs before any update
+    std::string factory_image_sha256;       // its SHA-256 (hex); empty: never offered deltas
+    std::map<std::string, std::string> attributes;
+  } server;
 
   std::string spool_dir;  // daemon: bundles dropped here are installed; empty: data_dir/spool
   std::uint32_t poll_seconds = 60;

@@ -13,6 +13,7 @@
 
 #include "config.hpp"
 #include "platform.hpp"
+#include "server_mode.hpp"
 #include "uplift/agent/errors.hpp"
 #include "uplift/boot/simulated_bootloader.hpp"
 #include "uplift/crypto/errors.hpp"
@@ -210,10 +211,53 @@ class App {
     return Ok();
   }
 
-  // Recover, then install bundles dropped into the spool directory (local only until the
-  // transport lands). A bundle leaves the spool as NAME.installed or NAME.rejected.
+  // Enrolls with uplift-server (once) and stores the credential.
+  Status Enroll() {
+    UPLIFT_ASSIGN(config_, LoadConfig(args_.config));
+    if (config_.server.url.empty()) {
+      return Error(agent::Errc::kConfig, args_.config + ": no [server] section");
+    }
+    UPLIFT_ASSIGN(const auto creds, EnsureEnrolled(config_));
+    if (args_.json) {
+      std::cout << Json{{"ok", true},
+                        {"tenant", creds.tenant},
+                        {"device_id", creds.device_id},
+                        {"credential_file", config_.server.credential_file}}
+                       .dump(2)
+                << "\n";
+    } else {
+      std::printf("enrolled %s in tenant %s (credential in %s)\n", creds.device_id.c_str(),
+                  creds.tenant.c_str(), config_.server.credential_file.c_str());
+    }
+    return Ok();
+  }
+
+  // With [server]: recover, then check in with uplift-server, install its offers and report
+  // (docs/agent.md §Server mode). Without: install bundles dropped into the spool directory; a
+  // bundle leaves the spool as NAME.installed or NAME.rejected.
   Status Daemon() {
     UPLIFT_TRY(Open(true));
+    if (!config_.server.url.empty()) {
+      storage::FileRecordStore reports(config_.data_dir + "/reports");
+      auto make_agent = [this](std::function<void(agent::AgentState, agent::Event,
+                                                  agent::AgentState)>
+                                   observer) -> Result<agent::Agent> {
+        UPLIFT_ASSIGN(const boot::Slot booted, BootedSlot(config_, args_.booted));
+        agent::AgentDeps deps = platform_->Deps();
+        deps.on_transition = std::move(observer);
+        agent::Agent a(platform_->Options(), std::move(deps), booted);
+        UPLIFT_TRY(a.Load());
+        platform_->retry_deadline_seconds = config_.transport.recover_deadline_seconds;
+        const Status st = a.Recover();
+        platform_->retry_deadline_seconds = config_.transport.retry_deadline_seconds;
+        if (!st.ok() && !KeepsPlace(st.error())) {
+          std::fprintf(stderr, "uplift-agent: recover: %s\n", st.error().message().c_str());
+        }
+        return a;
+      };
+      return RunServerDaemon(config_, make_agent, reports, platform_->clock, args_.once,
+                             args_.json);
+    }
     UPLIFT_ASSIGN(agent::Agent a, MakeAgent());
     UPLIFT_TRY(a.Recover());
     for (;;) {
@@ -330,10 +374,19 @@ int main(int argc, char** argv) {
   recover->callback([&] { action = [](App& a) { return a.Recover(); }; });
 
   auto* daemon = app.add_subcommand(
-      "daemon", "Recover, then install bundles (*.upl) dropped into the spool directory");
+      "daemon",
+      "Recover, then check in with uplift-server ([server]) and install its offers, or install "
+      "bundles (*.upl) dropped into the spool directory");
   booted_opt(daemon);
-  daemon->add_flag("--once", args->once, "Look at the spool once and exit");
+  daemon->add_flag("--once", args->once,
+                   "One step (one check-in, or one look at the spool) and exit");
+  json_flag(daemon);
   daemon->callback([&] { action = [](App& a) { return a.Daemon(); }; });
+
+  auto* enroll = app.add_subcommand(
+      "enroll", "Enroll with uplift-server ([server]) and store the device credential");
+  json_flag(enroll);
+  enroll->callback([&] { action = [](App& a) { return a.Enroll(); }; });
 
   // Development only: one power-on of the simulated U-Boot over the configured environment.
   auto* sim = app.add_subcommand("sim-boot", "");

@@ -14,6 +14,11 @@ enum class Errc : int {
   kByteBudget = 104,   // the download would exceed the configured data cap
   kBadUrl = 105,       // not an http:// or https:// URL, or malformed
   kCancelled = 106,    // the caller stopped the transfer
+  // The device API refused the device (401 unauthorized / stale_timestamp after a re-sign /
+  // replayed_nonce, 403 enrollment_refused, 404, 409 device_exists, other 4xx): resending the
+  // same request never helps. The server's error code is in the message. (400 bad_request and
+  // 413 are base::Errc::kInvalidArgument: the request's content was refused.)
+  kRefused = 107,
 };
 
 }  // namespace uplift::transport
