@@ -1,11 +1,13 @@
 // uplift-server: the update server (docs/server.md). Runs until SIGTERM or SIGINT, then shuts
 // down gracefully: stops accepting, answers every request already read, flushes soft state.
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "config.hpp"
 #include "uplift/server/http.hpp"
@@ -34,12 +36,28 @@ int ExitFor(const uplift::Error& e) {
   return kFailure;
 }
 
+// %j: the message as a JSON string (quoted and escaped), for one JSON object per log line.
+class JsonMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string text =
+        nlohmann::json(std::string(msg.payload.data(), msg.payload.size()))
+            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessage>();
+  }
+};
+
 void SetUpLogging(const uplift::server_app::LogConfig& log) {
   auto logger = spdlog::stderr_color_mt("uplift");
   if (log.format == "json") {
-    // One JSON object per line; messages are escaped by the callers' nlohmann::json::dump.
-    logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":%v})",
-                        spdlog::pattern_time_type::utc);
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonMessage>('j').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":%j})");
+    logger->set_formatter(std::move(formatter));
   } else {
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   }

@@ -3,6 +3,9 @@
 // signed requests (forged, replayed, stale, wrong tenant), offers (full / delta), durable and
 // idempotent reports, artifact downloads by signed URL with ranges, tenant isolation, bad input.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -11,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api_client.hpp"
+#include "nginx.hpp"
 #include "postgres.hpp"
 #include "uplift/base/io.hpp"
 #include "uplift/crypto/hash.hpp"
@@ -476,6 +480,59 @@ TEST_P(ServerApi, ProvisionedDevicesAndListing) {
                                    pj["next"].get<std::string>(),
                         Admin());
   EXPECT_EQ(Json::parse(rest.body)["devices"].size(), 2u);
+}
+
+// Offers can point to nginx (or a CDN) serving the artifact directory, signed for nginx's own
+// secure_link module: real nginx checks the links the server signs.
+TEST(ServerArtifactsOnNginx, OffersLinksThatNginxSecureLinkAccepts) {
+  std::string tmpl = (fs::temp_directory_path() / "uplift-cdn-XXXXXX").string();
+  const std::string dir = ::mkdtemp(tmpl.data());
+  auto key = crypto::PrivateKey::Generate(crypto::SignatureAlgorithm::kEd25519).value();
+  format::TrustStore ts;
+  ASSERT_TRUE(ts.AddKey(key.Public(), std::string(format::kReleaseRole)).ok());
+  ServerConfig config;
+  config.data_dir = dir + "/data";
+  config.port = 0;
+  auto init = InitDataDir(config, "cdn", ts.Serialize());
+  ASSERT_TRUE(init.ok()) << init.error().message();
+  // A second nginx server block on a port of our own, in front of the artifact directory.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  const int port = ntohs(a.sin_port);
+  faultlab::NginxOptions nopts;
+  nopts.extra_http_config = "server { listen 127.0.0.1:" + std::to_string(port) +
+                            "; location /artifacts/ { alias " + config.data_dir +
+                            "/artifacts/; secure_link $arg_md5,$arg_expires; "
+                            "secure_link_md5 \"$secure_link_expires$uri s3cret\"; "
+                            "if ($secure_link = \"\") { return 403; } "
+                            "if ($secure_link = \"0\") { return 410; } } }";
+  fs::create_directories(dir + "/www");
+  auto nginx = faultlab::NginxServer::Start(dir + "/www", nopts);
+  ASSERT_TRUE(nginx.ok()) << nginx.error().message();
+  config.artifact_base_url = "http://127.0.0.1:" + std::to_string(port) + "/artifacts";
+  config.artifact_url_secret = "s3cret";
+  auto server = Server::Start(config);
+  ASSERT_TRUE(server.ok()) << server.error().message();
+  const std::string url = (*server)->url();
+  const std::map<std::string, std::string> admin = {{"Authorization", "Bearer " + init->admin_token}};
+  ASSERT_TRUE(WriteFileAtomic(dir + "/blob", AsBytes("firmware bytes")).ok());
+  HttpReply up = Http("POST", url + "/api/admin/v1/artifacts?name=fw.bin", admin, "", dir + "/blob");
+  ASSERT_EQ(up.status, 201) << up.body;
+  const std::string link = Json::parse(up.body)["url"];
+  ASSERT_EQ(link.rfind(config.artifact_base_url, 0), 0u) << link;
+  HttpReply got = Http("GET", link);
+  EXPECT_EQ(got.status, 200) << link << " " << got.body;
+  EXPECT_EQ(got.body, "firmware bytes");
+  std::string forged = link;
+  forged[forged.find("md5=") + 4] ^= 1;
+  EXPECT_EQ(Http("GET", forged).status, 403);
+  fs::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ServerApi,

@@ -5,6 +5,12 @@
 
 #include "uplift/base/errors.hpp"
 
+// GCC 12 at -O2 reports copies of QueueState (an optional holding strings) as maybe-uninitialized:
+// a false positive of its optional/string inlining; clang and -O0 builds see nothing.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace uplift::agent {
 namespace {
 

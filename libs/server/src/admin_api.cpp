@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "api_context.hpp"
 #include "uplift/base/io.hpp"
 #include "uplift/crypto/hash.hpp"
@@ -149,6 +151,7 @@ HttpResponse Deprecate(ApiContext& ctx, const std::string& tenant, const HttpReq
 
 HttpResponse Rejected(ApiContext& ctx, std::string_view message) {
   ctx.metrics.uploads_rejected.Increment();
+  spdlog::warn("upload refused: {}", message);
   return ErrorResponse(422, "bundle_rejected", message);
 }
 
@@ -248,6 +251,8 @@ HttpResponse Publish(ApiContext& ctx, const std::string& tenant, HttpRequest& re
   }
   ctx.InvalidateReleases(tenant);
   ctx.metrics.uploads_accepted.Increment();
+  spdlog::info("tenant {}: published {} {} ({} bundle {}, {} bytes) as release {}", tenant, m.product,
+               version, is_delta ? "delta" : "full", sha, size, id);
   auto rec = ctx.catalog.GetRelease(tenant, id);
   if (!rec.ok() || !rec->has_value()) return Unavailable(Error(StoreErrc::kDatabase, "reread"));
   return JsonResponse(is_delta ? 200 : 201, ReleaseJson(**rec).dump());

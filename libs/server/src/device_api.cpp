@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "api_context.hpp"
 #include "uplift/crypto/hash.hpp"
 #include "uplift/crypto/kdf.hpp"
@@ -113,6 +115,10 @@ HttpResponse Enroll(ApiContext& ctx, HttpRequest& req) {
     status = 200;
   }
   ctx.metrics.enrollments.Increment();
+  if (status == 201) {
+    spdlog::info("tenant {}: enrolled device {} ({})", device.tenant, device.device_id,
+                 device.hardware);
+  }
   const format::EnrollResponse out{
       device.tenant, device.device_id,
       DeriveDeviceCredential(ctx.keys.device, device.tenant, device.device_id,
@@ -259,12 +265,17 @@ std::string SignArtifactPath(const ServerKeys& keys, std::string_view path, std:
 }
 
 std::vector<Route> DeviceRoutes(ApiContext& ctx) {
+  // Signed requests leave the I/O threads: run there, they gave ~1.4x the requests/s on SQLite
+  // but a p99 of seconds with 1,000 connections (connections starved), see docs/BENCHMARKS.md
+  // §Server. On SQLite they are CPU-bound (nonces in memory): the compute pool, a thread per core.
+  // On PostgreSQL each waits for a database round trip (nonces): the blocking pool.
   const bool pg = !ctx.config.database.empty();
-  // On PostgreSQL every request waits for a database round trip (nonces): off the I/O threads.
   RouteOptions signed_opts;
+  signed_opts.compute = !pg;
   signed_opts.blocking = pg;
   signed_opts.max_body_bytes = format::kMaxApiBodyBytes;
   RouteOptions blocking_opts = signed_opts;
+  blocking_opts.compute = false;
   blocking_opts.blocking = true;
   return {
       {"POST", "/api/device/v1/enroll", [&ctx](HttpRequest& r) { return Enroll(ctx, r); },

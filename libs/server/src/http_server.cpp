@@ -160,7 +160,11 @@ class Server final : public HttpServer {
   Server(HttpServerOptions options, std::vector<Route> routes, Router router)
       : options_(std::move(options)),
         router_(std::move(router)),
-        pool_(static_cast<std::size_t>(options_.blocking_threads)) {
+        pool_(static_cast<std::size_t>(options_.blocking_threads)),
+        compute_pool_(static_cast<std::size_t>(
+            options_.compute_threads > 0
+                ? static_cast<unsigned>(options_.compute_threads)
+                : std::max(1u, std::thread::hardware_concurrency()))) {
     for (Route& r : routes) routes_.push_back({std::move(r.handler), r.options});
     const auto shortest =
         std::min({options_.header_timeout, options_.idle_timeout, options_.body_timeout});
@@ -198,6 +202,7 @@ class Server final : public HttpServer {
   std::vector<CompiledRoute> routes_;
   std::unique_ptr<ssl::context> tls_;
   asio::thread_pool pool_;
+  asio::thread_pool compute_pool_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Acceptor> acceptor_;  // on workers_[0]
   std::uint16_t port_ = 0;
@@ -449,7 +454,7 @@ asio::awaitable<bool> Connection<Stream>::ServeOne(bool first) {
 
   Disarm();
   HttpResponse response;
-  if (route.options.blocking) {
+  if (route.options.blocking || route.options.compute) {
     response = co_await InvokeBlocking(route);
   } else {
     response = server_.Call(route, request_);
@@ -462,7 +467,7 @@ template <class Stream>
 asio::awaitable<HttpResponse> Connection<Stream>::InvokeBlocking(const CompiledRoute& route) {
   try {
     co_return co_await asio::co_spawn(
-        server_.pool_,
+        route.options.blocking ? server_.pool_.get_executor() : server_.compute_pool_.get_executor(),
         [this, &route]() -> asio::awaitable<HttpResponse> {
           co_return server_.Call(route, request_);
         },
@@ -800,12 +805,16 @@ void Server::Stop(std::chrono::milliseconds grace) {
     if (w->thread.joinable()) w->thread.join();
   }
   pool_.join();
+  compute_pool_.join();
   stopped_ = true;
 }
 
 Status ValidateOptions(const HttpServerOptions& o) {
   auto bad = [](const std::string& what) { return Error(HttpErrc::kConfig, what); };
   if (o.io_threads < 0 || o.io_threads > 1024) return bad("io_threads must be in [0, 1024]");
+  if (o.compute_threads < 0 || o.compute_threads > 256) {
+    return bad("compute_threads must be in [0, 256]");
+  }
   if (o.blocking_threads < 1 || o.blocking_threads > 4096) {
     return bad("blocking_threads must be in [1, 4096]");
   }

@@ -79,6 +79,9 @@ struct RouteOptions {
   // Runs on the blocking pool rather than on an I/O thread: handlers that wait for a durable
   // commit, read or write large files, or talk to the database synchronously.
   bool blocking = false;
+  // Runs on the compute pool (one thread per core): CPU-bound handlers that must not hold up the
+  // other connections of an I/O thread, without the blocking pool's many threads.
+  bool compute = false;
   // The body is written to a temporary file as it arrives (uploads); else it is held in memory.
   bool stream_body = false;
   // Larger bodies are refused with 413 before they are read.
@@ -97,6 +100,7 @@ struct HttpServerOptions {
   std::uint16_t port = 0;  // 0: an ephemeral port (see HttpServer::port)
   int io_threads = 0;      // 0: one per core
   int blocking_threads = 64;
+  int compute_threads = 0;  // 0: one per core
   int listen_backlog = 4096;
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds header_timeout{30};  // to read a request's header once it has started
