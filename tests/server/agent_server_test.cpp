@@ -220,7 +220,12 @@ TEST_F(AgentServer, DeltaUpdateFromEnrollmentToCommitWithEveryPhaseReported) {
   // After the reboot: the trial commits, the outcome is reported, the device runs 2.0.0.
   const Json s2 = Step("B");
   EXPECT_EQ(s2["outcome"], "idle") << s2.dump();
-  const Json dev = Device();
+  // The inventory is soft state, written within the server's flush interval (200 ms).
+  Json dev = Device();
+  for (int i = 0; i < 50 && dev["inventory"]["version"] != "2.0.0"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    dev = Device();
+  }
   EXPECT_EQ(dev["inventory"]["version"], "2.0.0") << dev.dump();
   EXPECT_EQ(dev["inventory"]["image_sha256"], Sha(v2));
   EXPECT_EQ(dev["inventory"]["attributes"]["site"], "lab");
