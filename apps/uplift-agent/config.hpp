@@ -4,8 +4,8 @@
 #pragma once
 
 #include <array>
-#include <map>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,10 +71,10 @@ struct Config {
   struct Server {
     std::string url;  // empty: the daemon installs from the spool directory instead
     std::string tenant;
-    std::string device_id;               // empty: the contents of /etc/machine-id
-    std::string credential_file;         // empty: data_dir/credential (hex, 0600)
-    std::string enrollment_secret_file;  // used once, when there is no credential yet
-    std::string product;                 // sent in check-ins: offers must be of this product
+    std::string device_id;                  // empty: the contents of /etc/machine-id
+    std::string credential_file;            // empty: data_dir/credential (hex, 0600)
+    std::string enrollment_secret_file;     // used once, when there is no credential yet
+    std::string product;                    // sent in check-ins: offers must be of this product
     std::string factory_version = "0.0.0";  // what the booted slot runs before any update
     std::string factory_image_sha256;       // its SHA-256 (hex); empty: never offered deltas
     std::map<std::string, std::string> attributes;

@@ -239,9 +239,9 @@ class App {
     UPLIFT_TRY(Open(true));
     if (!config_.server.url.empty()) {
       storage::FileRecordStore reports(config_.data_dir + "/reports");
-      auto make_agent = [this](std::function<void(agent::AgentState, agent::Event,
-                                                  agent::AgentState)>
-                                   observer) -> Result<agent::Agent> {
+      auto make_agent =
+          [this](std::function<void(agent::AgentState, agent::Event, agent::AgentState)> observer)
+          -> Result<agent::Agent> {
         UPLIFT_ASSIGN(const boot::Slot booted, BootedSlot(config_, args_.booted));
         agent::AgentDeps deps = platform_->Deps();
         deps.on_transition = std::move(observer);

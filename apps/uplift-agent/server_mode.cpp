@@ -78,24 +78,23 @@ Result<transport::DeviceCredentials> EnsureEnrolled(const Config& config) {
   }
   if (!stored.error().Is(base::Errc::kNotFound)) return stored.error();
   if (config.server.enrollment_secret_file.empty()) {
-    return Error(agent::Errc::kConfig,
-                 "no credential at " + config.server.credential_file +
-                     " and no server.enrollment_secret_file to enroll with");
+    return Error(agent::Errc::kConfig, "no credential at " + config.server.credential_file +
+                                           " and no server.enrollment_secret_file to enroll with");
   }
   UPLIFT_ASSIGN(const Bytes secret, ReadFile(config.server.enrollment_secret_file, 4096));
   format::EnrollRequest req{creds.tenant, creds.device_id, config.device_type, Trimmed(secret)};
   UPLIFT_ASSIGN(const format::EnrollResponse resp,
                 transport::DeviceApiClient::Enroll(ApiOptions(config), req));
   creds.credential = resp.credential;
-  UPLIFT_TRY(WriteFileAtomic(config.server.credential_file,
-                             AsBytes(ToHex(resp.credential) + "\n"), 0600));
+  UPLIFT_TRY(
+      WriteFileAtomic(config.server.credential_file, AsBytes(ToHex(resp.credential) + "\n"), 0600));
   return creds;
 }
 
 Status RunServerDaemon(
     const Config& config,
-    const std::function<Result<agent::Agent>(std::function<void(agent::AgentState, agent::Event,
-                                                               agent::AgentState)>)>& make_agent,
+    const std::function<Result<agent::Agent>(
+        std::function<void(agent::AgentState, agent::Event, agent::AgentState)>)>& make_agent,
     storage::RecordStore& report_store, const Clock& clock, bool once, bool json) {
   UPLIFT_ASSIGN(const transport::DeviceCredentials creds, EnsureEnrolled(config));
   UPLIFT_ASSIGN(auto client, transport::DeviceApiClient::Create(ApiOptions(config), creds, clock));
@@ -134,9 +133,17 @@ Status RunServerDaemon(
         std::printf("%s\n", j.dump().c_str());
         std::fflush(stdout);
       } else {
-        std::fprintf(stderr, "uplift-agent: %s%s%s (next check-in in %lld s)\n", outcome.c_str(),
-                     step.detail.empty() ? "" : ": ", step.detail.c_str(),
-                     static_cast<long long>(step.next_run.count() / 1000));
+        const std::string offer =
+            step.offer ? " [offer: release " + std::to_string(step.offer->release_id) + ", " +
+                             step.offer->version + ", " + step.offer->kind + ", " +
+                             std::to_string(step.offer->size) + " bytes]"
+                       : "";
+        std::fprintf(
+            stderr,
+            "uplift-agent: %s%s%s%s (reports sent %zu, pending %zu; next check-in in %lld s)\n",
+            outcome.c_str(), offer.c_str(), step.detail.empty() ? "" : ": ", step.detail.c_str(),
+            step.reports_sent, step.reports_pending,
+            static_cast<long long>(step.next_run.count() / 1000));
       }
       if (once) return Ok();
       if (step.outcome == agent::Step::Outcome::kInstalled) break;  // rebooting

@@ -26,8 +26,8 @@ Result<transport::DeviceCredentials> EnsureEnrolled(const Config& config);
 // device the reboot ends this process first).
 Status RunServerDaemon(
     const Config& config,
-    const std::function<Result<agent::Agent>(std::function<void(agent::AgentState, agent::Event,
-                                                               agent::AgentState)>)>& make_agent,
+    const std::function<Result<agent::Agent>(
+        std::function<void(agent::AgentState, agent::Event, agent::AgentState)>)>& make_agent,
     storage::RecordStore& report_store, const Clock& clock, bool once, bool json);
 
 }  // namespace uplift::agent_app

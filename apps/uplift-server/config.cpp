@@ -81,13 +81,15 @@ Result<AppConfig> LoadConfig(const std::string& path, char** environ_in) {
       return Error(ServerErrc::kConfig, path + ":" + std::to_string(e.source().begin.line) + ": " +
                                             std::string(e.description()));
     }
-    UPLIFT_TRY(CheckKeys(root, "", {"data_dir", "database", "http", "devices", "artifacts", "log"}));
+    UPLIFT_TRY(
+        CheckKeys(root, "", {"data_dir", "database", "http", "devices", "artifacts", "log"}));
     UPLIFT_TRY(Str(root, "data_dir", "", s.data_dir));
     UPLIFT_TRY(Str(root, "database", "", s.database));
     if (const toml::table* h = root["http"].as_table()) {
-      UPLIFT_TRY(CheckKeys(*h, "http",
-                           {"listen", "port", "io_threads", "blocking_threads", "tls_cert",
-                            "tls_key", "public_url", "max_upload_bytes", "shutdown_grace_seconds"}));
+      UPLIFT_TRY(
+          CheckKeys(*h, "http",
+                    {"listen", "port", "io_threads", "blocking_threads", "tls_cert", "tls_key",
+                     "public_url", "max_upload_bytes", "shutdown_grace_seconds"}));
       UPLIFT_TRY(Str(*h, "listen", "http.", s.listen_address));
       UPLIFT_TRY(Int(*h, "port", "http.", s.port, 0, 65535));
       UPLIFT_TRY(Int(*h, "io_threads", "http.", s.io_threads, 0, 256));
@@ -95,15 +97,15 @@ Result<AppConfig> LoadConfig(const std::string& path, char** environ_in) {
       UPLIFT_TRY(Str(*h, "tls_cert", "http.", s.tls_cert_file));
       UPLIFT_TRY(Str(*h, "tls_key", "http.", s.tls_key_file));
       UPLIFT_TRY(Str(*h, "public_url", "http.", s.public_url));
-      UPLIFT_TRY(Int(*h, "max_upload_bytes", "http.", s.max_upload_bytes, 1 << 20,
-                     std::int64_t{1} << 40));
+      UPLIFT_TRY(
+          Int(*h, "max_upload_bytes", "http.", s.max_upload_bytes, 1 << 20, std::int64_t{1} << 40));
       std::int64_t grace = s.shutdown_grace.count();
       UPLIFT_TRY(Int(*h, "shutdown_grace_seconds", "http.", grace, 0, 3600));
       s.shutdown_grace = std::chrono::seconds(grace);
     }
     if (const toml::table* d = root["devices"].as_table()) {
-      UPLIFT_TRY(CheckKeys(*d, "devices",
-                           {"poll_seconds", "auth_window_seconds", "state_flush_ms"}));
+      UPLIFT_TRY(
+          CheckKeys(*d, "devices", {"poll_seconds", "auth_window_seconds", "state_flush_ms"}));
       UPLIFT_TRY(Int(*d, "poll_seconds", "devices.", s.poll_seconds, 1, 86400));
       UPLIFT_TRY(Int(*d, "auth_window_seconds", "devices.", s.auth_window_seconds, 10, 3600));
       std::int64_t flush = s.state_flush_interval.count();
@@ -114,8 +116,8 @@ Result<AppConfig> LoadConfig(const std::string& path, char** environ_in) {
       UPLIFT_TRY(CheckKeys(*a, "artifacts", {"base_url", "url_secret_file", "url_ttl_seconds"}));
       UPLIFT_TRY(Str(*a, "base_url", "artifacts.", s.artifact_base_url));
       UPLIFT_TRY(Str(*a, "url_secret_file", "artifacts.", url_secret_file));
-      UPLIFT_TRY(Int(*a, "url_ttl_seconds", "artifacts.", s.artifact_url_ttl_seconds, 60,
-                     365 * 86400));
+      UPLIFT_TRY(
+          Int(*a, "url_ttl_seconds", "artifacts.", s.artifact_url_ttl_seconds, 60, 365 * 86400));
     }
     if (const toml::table* l = root["log"].as_table()) {
       UPLIFT_TRY(CheckKeys(*l, "log", {"level", "format"}));
@@ -157,8 +159,8 @@ Result<AppConfig> LoadConfig(const std::string& path, char** environ_in) {
       s.artifact_url_secret.pop_back();
     }
   }
-  static const std::set<std::string_view> kLevels = {"trace", "debug", "info", "warn",
-                                                     "error", "off"};
+  static const std::set<std::string_view> kLevels = {"trace", "debug", "info",
+                                                     "warn",  "error", "off"};
   if (!kLevels.contains(c.log.level)) {
     return Bad("log.level", "expected trace, debug, info, warn, error or off");
   }

@@ -10,7 +10,7 @@
 namespace uplift::server_app {
 
 struct LogConfig {
-  std::string level = "info";  // trace, debug, info, warn, error, off
+  std::string level = "info";   // trace, debug, info, warn, error, off
   std::string format = "text";  // text or json
 };
 

@@ -41,9 +41,8 @@ class JsonMessage final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    const std::string text =
-        nlohmann::json(std::string(msg.payload.data(), msg.payload.size()))
-            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string text = nlohmann::json(std::string(msg.payload.data(), msg.payload.size()))
+                                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     dest.append(text.data(), text.data() + text.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -80,7 +79,8 @@ int main(int argc, char** argv) {
   bool print_url = false;
   app.add_option("-c,--config", config_path, "Configuration file (TOML)");
   app.add_option("--data", data_dir, "Data directory (overrides data_dir and UPLIFT_DATA_DIR)");
-  app.add_option("--port", port, "Port to listen on (0: any free port)")->check(CLI::Range(0, 65535));
+  app.add_option("--port", port, "Port to listen on (0: any free port)")
+      ->check(CLI::Range(0, 65535));
   app.add_option("--listen", listen, "Address to listen on");
   app.add_flag("--print-url", print_url, "Print the server's URL on stdout once it listens");
   try {
@@ -120,8 +120,7 @@ int main(int argc, char** argv) {
     return ExitFor(server.error());
   }
   spdlog::info("listening on {} (database: {}, data: {})", (*server)->url(),
-               config->server.database.empty() ? "sqlite" : "postgresql",
-               config->server.data_dir);
+               config->server.database.empty() ? "sqlite" : "postgresql", config->server.data_dir);
   if (print_url) {
     std::printf("%s\n", (*server)->url().c_str());
     std::fflush(stdout);

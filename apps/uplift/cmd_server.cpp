@@ -63,7 +63,8 @@ Status ResolveServer(AdminArgs& a) {
   if (a.token.empty() && !a.token_file.empty()) {
     UPLIFT_ASSIGN(const Bytes t, ReadFile(a.token_file, 1024));
     a.token = std::string(AsChars(t));
-    while (!a.token.empty() && (a.token.back() == '\n' || a.token.back() == '\r')) a.token.pop_back();
+    while (!a.token.empty() && (a.token.back() == '\n' || a.token.back() == '\r'))
+      a.token.pop_back();
   }
   if (a.token.empty()) {
     if (const char* t = std::getenv("UPLIFT_TOKEN")) a.token = t;
@@ -181,15 +182,17 @@ void PrintRelease(const Json& r) {
   std::printf("  image     %s (%llu bytes)\n", r.value("image_sha256", "").c_str(),
               static_cast<unsigned long long>(r.value("image_size", 0ULL)));
   std::string compat;
-  for (const auto& c : r["compatible"]) compat += (compat.empty() ? "" : ", ") + c.get<std::string>();
+  for (const auto& c : r["compatible"])
+    compat += (compat.empty() ? "" : ", ") + c.get<std::string>();
   std::printf("  hardware  %s\n", compat.c_str());
   for (const auto& v : r["variants"]) {
     const std::string kind = v.value("kind", "");
     std::printf("  %s %s %llu bytes%s\n", Pad(kind, 9).c_str(),
                 v.value("artifact_sha256", "").c_str(),
                 static_cast<unsigned long long>(v.value("size", 0ULL)),
-                kind == "delta" ? (" from " + v.value("delta_source_sha256", "").substr(0, 16) + "…").c_str()
-                                : "");
+                kind == "delta"
+                    ? (" from " + v.value("delta_source_sha256", "").substr(0, 16) + "…").c_str()
+                    : "");
   }
 }
 
@@ -274,12 +277,14 @@ void RegisterServerCommands(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<AdminArgs>();
     auto* sub = rel->add_subcommand(
         "publish", "Upload a bundle; the server verifies it against the tenant's trust store");
-    sub->add_option("bundle", a->path, "Bundle file (.upl): full, or a delta of a published release")
+    sub->add_option("bundle", a->path,
+                    "Bundle file (.upl): full, or a delta of a published release")
         ->required();
     sub->add_option("--target", a->target, "Payload target that is the device image")
         ->capture_default_str();
     AdminCommand(sub, ctx, a, [](AdminArgs& x) -> Status {
-      UPLIFT_ASSIGN(Json r, Call(x, "POST", "/api/admin/v1/releases?target=" + x.target, "", x.path));
+      UPLIFT_ASSIGN(Json r,
+                    Call(x, "POST", "/api/admin/v1/releases?target=" + x.target, "", x.path));
       return Output(x, r, PrintRelease);
     });
   }
@@ -303,10 +308,9 @@ void RegisterServerCommands(CLI::App& app, Context& ctx) {
   for (const char* verb : {"show", "deprecate", "undeprecate"}) {
     auto a = std::make_shared<AdminArgs>();
     const std::string v = verb;
-    auto* sub = rel->add_subcommand(verb, v == "show" ? "Show a release"
-                                          : v == "deprecate"
-                                              ? "Stop offering a release"
-                                              : "Offer a deprecated release again");
+    auto* sub = rel->add_subcommand(verb, v == "show"        ? "Show a release"
+                                          : v == "deprecate" ? "Stop offering a release"
+                                                             : "Offer a deprecated release again");
     sub->add_option("id", a->id, "Release id")->required();
     AdminCommand(sub, ctx, a, [v](AdminArgs& x) -> Status {
       const std::string path = "/api/admin/v1/releases/" + x.id + (v == "show" ? "" : "/" + v);
@@ -324,8 +328,9 @@ void RegisterServerCommands(CLI::App& app, Context& ctx) {
     sub->add_option("--after", a->after, "Start after this device id (paging)");
     sub->add_option("--limit", a->limit, "At most this many")->check(CLI::Range(1, 1000));
     AdminCommand(sub, ctx, a, [](AdminArgs& x) -> Status {
-      UPLIFT_ASSIGN(Json r, Call(x, "GET", "/api/admin/v1/devices?limit=" + std::to_string(x.limit) +
-                                               (x.after.empty() ? "" : "&after=" + x.after)));
+      UPLIFT_ASSIGN(Json r, Call(x, "GET",
+                                 "/api/admin/v1/devices?limit=" + std::to_string(x.limit) +
+                                     (x.after.empty() ? "" : "&after=" + x.after)));
       return Output(x, r, [](const Json& j) {
         std::printf("%-32s %-16s %-12s %s\n", "DEVICE", "HARDWARE", "VERSION", "LAST SEEN");
         for (const auto& d : j["devices"]) {
@@ -348,7 +353,8 @@ void RegisterServerCommands(CLI::App& app, Context& ctx) {
       return Output(x, r, [](const Json& j) {
         std::printf("device     %s\nhardware   %s\norigin     %s\nlast seen  %lld\n",
                     j.value("device_id", "").c_str(), j.value("hardware", "").c_str(),
-                    j.value("origin", "").c_str(), static_cast<long long>(j.value("last_seen", 0LL)));
+                    j.value("origin", "").c_str(),
+                    static_cast<long long>(j.value("last_seen", 0LL)));
         if (j.contains("inventory") && j["inventory"].is_object()) {
           std::printf("version    %s\nimage      %s\n", j["inventory"].value("version", "").c_str(),
                       j["inventory"].value("image_sha256", "").c_str());

@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
       if (events[static_cast<std::size_t>(e)].events & (EPOLLERR | EPOLLHUP)) {
         if (!(events[static_cast<std::size_t>(e)].events & EPOLLIN)) c.failed = done = true;
       }
-      if (!done && c.sent < c.req.size() && (events[static_cast<std::size_t>(e)].events & EPOLLOUT)) {
+      if (!done && c.sent < c.req.size() &&
+          (events[static_cast<std::size_t>(e)].events & EPOLLOUT)) {
         const ssize_t w = ::send(c.fd, c.req.data() + c.sent, c.req.size() - c.sent, MSG_NOSIGNAL);
         if (w > 0) c.sent += static_cast<std::size_t>(w);
         if (w < 0 && errno != EAGAIN) c.failed = done = true;
@@ -159,10 +160,14 @@ int main(int argc, char** argv) {
   }
   std::sort(ms.begin(), ms.end());
   auto pct = [&](double p) {
-    return ms.empty() ? 0.0 : ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * static_cast<double>(ms.size())))];
+    return ms.empty() ? 0.0
+                      : ms[std::min(ms.size() - 1,
+                                    static_cast<std::size_t>(p * static_cast<double>(ms.size())))];
   };
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("devices %zu answered %zu failed %zu non200 %zu wall_s %.2f p50_ms %.1f p99_ms %.1f max_ms %.1f\n",
-              n, ms.size(), failed, bad_status, wall, pct(0.5), pct(0.99), ms.empty() ? 0.0 : ms.back());
+  std::printf(
+      "devices %zu answered %zu failed %zu non200 %zu wall_s %.2f p50_ms %.1f p99_ms %.1f max_ms "
+      "%.1f\n",
+      n, ms.size(), failed, bad_status, wall, pct(0.5), pct(0.99), ms.empty() ? 0.0 : ms.back());
   return failed == 0 && bad_status == 0 ? 0 : 1;
 }

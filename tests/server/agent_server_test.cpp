@@ -72,29 +72,45 @@ class AgentServer : public ::testing::Test {
     WriteAll(P("device/slot-b.img"), std::string(kSlotSize, '\0'));
     WriteAll(P("device/env0.bin"), std::string(0x4000, '\0'));
     WriteAll(P("device/env1.bin"), std::string(0x4000, '\0'));
-    WriteAll(P("device/fw_env.config"), P("device/env0.bin") + " 0x0 0x4000\n" +
-                                            P("device/env1.bin") + " 0x0 0x4000\n");
+    WriteAll(P("device/fw_env.config"),
+             P("device/env0.bin") + " 0x0 0x4000\n" + P("device/env1.bin") + " 0x0 0x4000\n");
     WriteAll(P("device/agent.toml"),
              "device_type = \"sim-board\"\n"
-             "data_dir = \"" + P("device/data") + "\"\n"
-             "trust_store = \"" + P("trust.json") + "\"\n"
-             "checkpoint_mib = 1\n"
-             "[slots]\n"
-             "a = { path = \"" + P("device/slot-a.img") + "\" }\n"
-             "b = { path = \"" + P("device/slot-b.img") + "\" }\n"
-             "[boot]\nbackend = \"uboot\"\n"
-             "fw_env_config = \"" + P("device/fw_env.config") + "\"\n"
-             "[transport]\nretry_deadline_seconds = 5\nrecover_deadline_seconds = 2\n"
-             "[server]\n"
-             "url = \"" + url_ + "\"\n"
-             "tenant = \"acme\"\n"
-             "device_id = \"cooker-0001\"\n"
-             "enrollment_secret_file = \"" + P("enroll.secret") + "\"\n"
-             "product = \"cooker-fw\"\n"
-             "factory_version = \"1.0.0\"\n"
-             "factory_image_sha256 = \"" + Sha(v1_) + "\"\n"
-             "attributes = { site = \"lab\" }\n"
-             "[reboot]\ncommand = [\"/bin/true\"]\n");
+             "data_dir = \"" +
+                 P("device/data") +
+                 "\"\n"
+                 "trust_store = \"" +
+                 P("trust.json") +
+                 "\"\n"
+                 "checkpoint_mib = 1\n"
+                 "[slots]\n"
+                 "a = { path = \"" +
+                 P("device/slot-a.img") +
+                 "\" }\n"
+                 "b = { path = \"" +
+                 P("device/slot-b.img") +
+                 "\" }\n"
+                 "[boot]\nbackend = \"uboot\"\n"
+                 "fw_env_config = \"" +
+                 P("device/fw_env.config") +
+                 "\"\n"
+                 "[transport]\nretry_deadline_seconds = 5\nrecover_deadline_seconds = 2\n"
+                 "[server]\n"
+                 "url = \"" +
+                 url_ +
+                 "\"\n"
+                 "tenant = \"acme\"\n"
+                 "device_id = \"cooker-0001\"\n"
+                 "enrollment_secret_file = \"" +
+                 P("enroll.secret") +
+                 "\"\n"
+                 "product = \"cooker-fw\"\n"
+                 "factory_version = \"1.0.0\"\n"
+                 "factory_image_sha256 = \"" +
+                 Sha(v1_) +
+                 "\"\n"
+                 "attributes = { site = \"lab\" }\n"
+                 "[reboot]\ncommand = [\"/bin/true\"]\n");
   }
 
   void TearDown() override {
@@ -137,9 +153,21 @@ class AgentServer : public ::testing::Test {
                const std::string& from = "") {
     const std::string img = P("img-" + version + (from.empty() ? "" : "-d"));
     WriteAll(img, image);
-    testing::Args args = {"bundle", "create", "--image", img, "--product", "cooker-fw",
-                          "--version", version, "--compat", "sim-board", "--security-counter",
-                          std::to_string(counter), "--key", P("release.key"), "--out",
+    testing::Args args = {"bundle",
+                          "create",
+                          "--image",
+                          img,
+                          "--product",
+                          "cooker-fw",
+                          "--version",
+                          version,
+                          "--compat",
+                          "sim-board",
+                          "--security-counter",
+                          std::to_string(counter),
+                          "--key",
+                          P("release.key"),
+                          "--out",
                           img + ".upl"};
     if (!from.empty()) {
       WriteAll(P("from.img"), from);
@@ -175,8 +203,9 @@ class AgentServer : public ::testing::Test {
   static std::vector<std::string> Phases(const Json& device) {
     std::vector<std::string> out;
     for (const auto& r : device["reports"]) {
-      out.push_back(r["phase"].get<std::string>() +
-                    (r["result"].get<std::string>().empty() ? "" : "/" + r["result"].get<std::string>()));
+      out.push_back(r["phase"].get<std::string>() + (r["result"].get<std::string>().empty()
+                                                         ? ""
+                                                         : "/" + r["result"].get<std::string>()));
     }
     return out;
   }

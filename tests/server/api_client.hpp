@@ -80,14 +80,10 @@ inline HttpReply Http(const std::string& method, const std::string& url,
 }
 
 // The five Uplift-* headers of a signed device request.
-inline std::map<std::string, std::string> SignedHeaders(const Bytes& credential,
-                                                        const std::string& method,
-                                                        const std::string& target,
-                                                        const std::string& tenant,
-                                                        const std::string& device,
-                                                        std::int64_t timestamp,
-                                                        const std::string& body,
-                                                        std::string nonce = "") {
+inline std::map<std::string, std::string> SignedHeaders(
+    const Bytes& credential, const std::string& method, const std::string& target,
+    const std::string& tenant, const std::string& device, std::int64_t timestamp,
+    const std::string& body, std::string nonce = "") {
   if (nonce.empty()) nonce = ToHex(crypto::RandomBytes(16).value());
   const format::SignedRequest req{method, target, tenant, device, timestamp, nonce, AsBytes(body)};
   return {{"Uplift-Tenant", tenant},

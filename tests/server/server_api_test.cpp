@@ -2,8 +2,8 @@
 // PostgreSQL: publishing (verified, content-addressed, nothing stored on refusal), enrollment,
 // signed requests (forged, replayed, stale, wrong tenant), offers (full / delta), durable and
 // idempotent reports, artifact downloads by signed URL with ranges, tenant isolation, bad input.
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -111,8 +111,8 @@ class ServerApi : public ::testing::TestWithParam<Backend> {
   // A signed bundle of `image` as version `version`; a delta payload when `delta_from` is set
   // (its bytes are an arbitrary patch: the server checks hashes, it does not patch).
   std::string WriteBundle(const std::string& image, const std::string& version,
-                          const std::string& delta_from = "", const crypto::PrivateKey* key = nullptr,
-                          std::string patch = "") {
+                          const std::string& delta_from = "",
+                          const crypto::PrivateKey* key = nullptr, std::string patch = "") {
     format::BundleSpec spec;
     spec.product = "cooker-fw";
     spec.version = *format::SemVer::Parse(version);
@@ -249,7 +249,8 @@ TEST_P(ServerApi, PublishVerifiesAndOffersFullThenDelta) {
   auto none = format::DecodeCheckinResponse(AsBytes(Checkin(cred, "dev-1", "2.0.0", Sha(v2)).body));
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->update.has_value());
-  auto newer = format::DecodeCheckinResponse(AsBytes(Checkin(cred, "dev-1", "3.0.0", Sha(v1)).body));
+  auto newer =
+      format::DecodeCheckinResponse(AsBytes(Checkin(cred, "dev-1", "3.0.0", Sha(v1)).body));
   ASSERT_TRUE(newer.ok());
   EXPECT_FALSE(newer->update.has_value());
 
@@ -272,9 +273,11 @@ TEST_P(ServerApi, PublishVerifiesAndOffersFullThenDelta) {
 
   // Deprecated: no longer offered.
   const std::string id = std::to_string(rel["id"].get<std::int64_t>());
-  EXPECT_EQ(Http("POST", url_ + "/api/admin/v1/releases/" + id + "/deprecate", Admin(), "{}").status,
-            200);
-  auto after = format::DecodeCheckinResponse(AsBytes(Checkin(cred, "dev-1", "1.0.0", Sha(v1)).body));
+  EXPECT_EQ(
+      Http("POST", url_ + "/api/admin/v1/releases/" + id + "/deprecate", Admin(), "{}").status,
+      200);
+  auto after =
+      format::DecodeCheckinResponse(AsBytes(Checkin(cred, "dev-1", "1.0.0", Sha(v1)).body));
   ASSERT_TRUE(after.ok());
   EXPECT_FALSE(after->update.has_value());
 }
@@ -318,9 +321,9 @@ TEST_P(ServerApi, EnrollmentIsRetrySafeButNotTakeable) {
   HttpReply wrong = Http("POST", url_ + "/api/device/v1/enroll", {},
                          format::EncodeEnrollRequest({tenant_, "dev-3", "cooker-v2", "nope"}));
   EXPECT_EQ(wrong.status, 403);
-  HttpReply no_tenant =
-      Http("POST", url_ + "/api/device/v1/enroll", {},
-           format::EncodeEnrollRequest({"no-such-tenant", "dev-3", "cooker-v2", init_.enrollment_secret}));
+  HttpReply no_tenant = Http("POST", url_ + "/api/device/v1/enroll", {},
+                             format::EncodeEnrollRequest({"no-such-tenant", "dev-3", "cooker-v2",
+                                                          init_.enrollment_secret}));
   EXPECT_EQ(no_tenant.status, 403);
   EXPECT_EQ(Json::parse(wrong.body)["error"]["code"], "enrollment_refused");
 }
@@ -369,9 +372,9 @@ TEST_P(ServerApi, ReportsAreDurableAndIdempotent) {
   const Bytes cred = Enroll("dev-6");
   std::vector<format::Report> reports;
   for (int i = 0; i < 3; ++i) {
-    reports.push_back(format::Report{"rep-" + std::to_string(i), std::time(nullptr), 7,
-                                     i < 2 ? "installing" : "failed", i * 40, i < 2 ? "" : "failure",
-                                     i < 2 ? "" : "hash mismatch in chunk 3"});
+    reports.push_back(format::Report{
+        "rep-" + std::to_string(i), std::time(nullptr), 7, i < 2 ? "installing" : "failed", i * 40,
+        i < 2 ? "" : "failure", i < 2 ? "" : "hash mismatch in chunk 3"});
   }
   HttpReply r = Signed(cred, "dev-6", "/api/device/v1/reports", format::EncodeReports(reports));
   ASSERT_EQ(r.status, 200) << r.body;
@@ -425,9 +428,9 @@ TEST_P(ServerApi, HostileInputGetsA4xxAndStoresNothing) {
   const Bytes cred = Enroll("dev-9");
   // Malformed JSON, wrong types, oversized bodies.
   EXPECT_EQ(Signed(cred, "dev-9", "/api/device/v1/checkin", "{not json").status, 400);
-  EXPECT_EQ(Signed(cred, "dev-9", "/api/device/v1/checkin", R"({"inventory": {"version": 5}})")
-                .status,
-            400);
+  EXPECT_EQ(
+      Signed(cred, "dev-9", "/api/device/v1/checkin", R"({"inventory": {"version": 5}})").status,
+      400);
   const std::string huge(200 * 1024, ' ');
   EXPECT_EQ(Http("POST", url_ + "/api/device/v1/checkin", {}, huge).status, 413);
   EXPECT_EQ(Http("POST", url_ + "/api/device/v1/enroll", {}, "[]").status, 400);
@@ -439,13 +442,14 @@ TEST_P(ServerApi, HostileInputGetsA4xxAndStoresNothing) {
   EXPECT_EQ(Http("GET", url_ + "/api/admin/v1/artifacts/..%2F..%2Fsecret.key", Admin()).status,
             404);
   EXPECT_EQ(Http("GET", url_ + "/api/device/v1/artifacts/../../secret.key?tenant=x&expires=1&sig=0")
-                .status / 100,
+                    .status /
+                100,
             4);
   EXPECT_EQ(StoredArtifacts(), 0u);
   // Foreign artifacts are stored as-is and bound by their hash.
-  HttpReply wrong_hash = Http("POST", url_ + "/api/admin/v1/artifacts?name=fw.swu&sha256=" +
-                                          std::string(64, '0'),
-                              Admin(), "", dir_ + "/blob");
+  HttpReply wrong_hash =
+      Http("POST", url_ + "/api/admin/v1/artifacts?name=fw.swu&sha256=" + std::string(64, '0'),
+           Admin(), "", dir_ + "/blob");
   EXPECT_EQ(wrong_hash.status, 422);
   EXPECT_EQ(StoredArtifacts(), 0u);
   HttpReply ok = Http("POST", url_ + "/api/admin/v1/artifacts?name=fw.swu&sha256=" + Sha("payload"),
@@ -466,9 +470,9 @@ TEST_P(ServerApi, ProvisionedDevicesAndListing) {
                 .status,
             409);
   // A provisioned device cannot be taken over by enrollment.
-  HttpReply enroll = Http("POST", url_ + "/api/device/v1/enroll", {},
-                          format::EncodeEnrollRequest(
-                              {tenant_, "bike-1", "cooker-v2", init_.enrollment_secret}));
+  HttpReply enroll =
+      Http("POST", url_ + "/api/device/v1/enroll", {},
+           format::EncodeEnrollRequest({tenant_, "bike-1", "cooker-v2", init_.enrollment_secret}));
   EXPECT_EQ(enroll.status, 409);
   for (int i = 0; i < 5; ++i) Enroll("dev-" + std::to_string(i));
   HttpReply page = Http("GET", url_ + "/api/admin/v1/devices?limit=4", Admin());
@@ -476,9 +480,9 @@ TEST_P(ServerApi, ProvisionedDevicesAndListing) {
   Json pj = Json::parse(page.body);
   EXPECT_EQ(pj["devices"].size(), 4u);
   ASSERT_TRUE(pj.contains("next"));
-  HttpReply rest = Http("GET", url_ + "/api/admin/v1/devices?limit=4&after=" +
-                                   pj["next"].get<std::string>(),
-                        Admin());
+  HttpReply rest =
+      Http("GET", url_ + "/api/admin/v1/devices?limit=4&after=" + pj["next"].get<std::string>(),
+           Admin());
   EXPECT_EQ(Json::parse(rest.body)["devices"].size(), 2u);
 }
 
@@ -520,9 +524,11 @@ TEST(ServerArtifactsOnNginx, OffersLinksThatNginxSecureLinkAccepts) {
   auto server = Server::Start(config);
   ASSERT_TRUE(server.ok()) << server.error().message();
   const std::string url = (*server)->url();
-  const std::map<std::string, std::string> admin = {{"Authorization", "Bearer " + init->admin_token}};
+  const std::map<std::string, std::string> admin = {
+      {"Authorization", "Bearer " + init->admin_token}};
   ASSERT_TRUE(WriteFileAtomic(dir + "/blob", AsBytes("firmware bytes")).ok());
-  HttpReply up = Http("POST", url + "/api/admin/v1/artifacts?name=fw.bin", admin, "", dir + "/blob");
+  HttpReply up =
+      Http("POST", url + "/api/admin/v1/artifacts?name=fw.bin", admin, "", dir + "/blob");
   ASSERT_EQ(up.status, 201) << up.body;
   const std::string link = Json::parse(up.body)["url"];
   ASSERT_EQ(link.rfind(config.artifact_base_url, 0), 0u) << link;

@@ -1,7 +1,7 @@
 // kill -9 of the real uplift-server binary under load, on SQLite and on PostgreSQL: every report
 // the server acknowledged is in the database after the crash, and the restarted server serves.
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -67,8 +67,13 @@ class UpdaterTest : public ::testing::Test {
     v2_ = testing::Evolve(v1_, 2);
     dev_.Factory(v1_);
     run_.bundles.push_back({"http://updates.example/v2.upl", testing::MakeBundle(v2_)});
-    service_.offer = format::UpdateOffer{4,   "sim", "2.0.0", "full", "http://updates.example/v2.upl",
-                                         std::string(64, 'c'), 1,
+    service_.offer = format::UpdateOffer{4,
+                                         "sim",
+                                         "2.0.0",
+                                         "full",
+                                         "http://updates.example/v2.upl",
+                                         std::string(64, 'c'),
+                                         1,
                                          ToHex(crypto::Sha256::Of(v2_))};
     options_.product = "sim";
     options_.factory_version = "1.0.0";

@@ -1,13 +1,13 @@
 // The admin API (docs/api/admin-api.md): releases, artifacts, devices, the tenant's trust store,
 // enrollment and tokens. Every route takes a bearer token bound to one tenant.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "api_context.hpp"
 #include "uplift/base/io.hpp"
@@ -200,14 +200,14 @@ HttpResponse Publish(ApiContext& ctx, const std::string& tenant, HttpRequest& re
   const bool is_delta = image->delta_source_sha256.has_value();
   if (is_delta) {
     if (!existing->has_value()) {
-      return ErrorResponse(409, "release_missing",
-                           "publish the full bundle of " + m.product + " " + version +
-                               " before its deltas");
+      return ErrorResponse(
+          409, "release_missing",
+          "publish the full bundle of " + m.product + " " + version + " before its deltas");
     }
     if ((*existing)->image_sha256 != ToHex(image->image_sha256)) {
-      return ErrorResponse(409, "image_mismatch",
-                           "this delta produces a different image than release " +
-                               std::to_string((*existing)->id));
+      return ErrorResponse(
+          409, "image_mismatch",
+          "this delta produces a different image than release " + std::to_string((*existing)->id));
     }
   } else if (existing->has_value()) {
     return ErrorResponse(409, "release_exists",
@@ -218,8 +218,9 @@ HttpResponse Publish(ApiContext& ctx, const std::string& tenant, HttpRequest& re
   auto stored = ctx.artifacts.AdoptHashed(req.body_file, sha, size);
   if (!stored.ok()) return FromError(stored.error());
   const std::int64_t now = ctx.clock.NowUnix();
-  ArtifactRecord art{tenant, sha, size, "bundle",
-                     m.product + "-" + version + (is_delta ? "-delta" : "") + ".upl", now};
+  ArtifactRecord art{
+      tenant, sha, size, "bundle", m.product + "-" + version + (is_delta ? "-delta" : "") + ".upl",
+      now};
   // Names must stay in the catalog's alphabet even for odd product names.
   for (char& c : art.name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
@@ -251,8 +252,8 @@ HttpResponse Publish(ApiContext& ctx, const std::string& tenant, HttpRequest& re
   }
   ctx.InvalidateReleases(tenant);
   ctx.metrics.uploads_accepted.Increment();
-  spdlog::info("tenant {}: published {} {} ({} bundle {}, {} bytes) as release {}", tenant, m.product,
-               version, is_delta ? "delta" : "full", sha, size, id);
+  spdlog::info("tenant {}: published {} {} ({} bundle {}, {} bytes) as release {}", tenant,
+               m.product, version, is_delta ? "delta" : "full", sha, size, id);
   auto rec = ctx.catalog.GetRelease(tenant, id);
   if (!rec.ok() || !rec->has_value()) return Unavailable(Error(StoreErrc::kDatabase, "reread"));
   return JsonResponse(is_delta ? 200 : 201, ReleaseJson(**rec).dump());
@@ -265,11 +266,11 @@ HttpResponse Publish(ApiContext& ctx, const std::string& tenant, HttpRequest& re
 HttpResponse UploadArtifact(ApiContext& ctx, const std::string& tenant, HttpRequest& req) {
   const std::string name = req.QueryParam("name").value_or("");
   // The catalog's alphabet for names (checked before any byte is stored).
-  const bool name_ok = !name.empty() && name.size() <= 128 && name.front() != '.' &&
-                       std::all_of(name.begin(), name.end(), [](char c) {
-                         return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-                                c == '_' || c == '-';
-                       });
+  const bool name_ok =
+      !name.empty() && name.size() <= 128 && name.front() != '.' &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      });
   if (!name_ok) return BadRequest("name: expected [A-Za-z0-9._-]{1,128}, not starting with '.'");
   if (req.body_file.empty()) return BadRequest("body: expected the artifact bytes");
   const auto want = req.QueryParam("sha256");
@@ -501,8 +502,9 @@ std::vector<Route> AdminRoutes(ApiContext& ctx) {
        wrap([](ApiContext& c, const std::string& t, HttpRequest&) { return ListReleases(c, t); }),
        json_opts},
       {"POST", p + "/releases", wrap(Publish), upload_opts},
-      {"GET", p + "/releases/{id}", wrap([](ApiContext& c, const std::string& t,
-                                              HttpRequest& r) { return GetRelease(c, t, r); }),
+      {"GET", p + "/releases/{id}", wrap([](ApiContext& c, const std::string& t, HttpRequest& r) {
+         return GetRelease(c, t, r);
+       }),
        json_opts},
       {"POST", p + "/releases/{id}/deprecate",
        wrap([](ApiContext& c, const std::string& t, HttpRequest& r) {
@@ -520,9 +522,8 @@ std::vector<Route> AdminRoutes(ApiContext& ctx) {
          return ListDevices(c, t, r);
        }),
        json_opts},
-      {"POST", p + "/devices", wrap([](ApiContext& c, const std::string& t, HttpRequest& r) {
-         return AddDevice(c, t, r);
-       }),
+      {"POST", p + "/devices",
+       wrap([](ApiContext& c, const std::string& t, HttpRequest& r) { return AddDevice(c, t, r); }),
        json_opts},
       {"GET", p + "/devices/{id}", wrap([](ApiContext& c, const std::string& t, HttpRequest& r) {
          return ShowDevice(c, t, r);
@@ -536,18 +537,16 @@ std::vector<Route> AdminRoutes(ApiContext& ctx) {
       {"GET", p + "/tenant",
        wrap([](ApiContext& c, const std::string& t, HttpRequest&) { return ShowTenant(c, t); }),
        json_opts},
-      {"PUT", p + "/tenant/trust", wrap([](ApiContext& c, const std::string& t, HttpRequest& r) {
-         return PutTrust(c, t, r);
-       }),
+      {"PUT", p + "/tenant/trust",
+       wrap([](ApiContext& c, const std::string& t, HttpRequest& r) { return PutTrust(c, t, r); }),
        json_opts},
       {"POST", p + "/tenant/enrollment",
        wrap([](ApiContext& c, const std::string& t, HttpRequest& r) {
          return SetEnrollment(c, t, r);
        }),
        json_opts},
-      {"POST", p + "/tokens", wrap([](ApiContext& c, const std::string& t, HttpRequest& r) {
-         return AddToken(c, t, r);
-       }),
+      {"POST", p + "/tokens",
+       wrap([](ApiContext& c, const std::string& t, HttpRequest& r) { return AddToken(c, t, r); }),
        json_opts},
   };
 }

@@ -42,8 +42,7 @@ std::string SecretKeyPath(const std::string& data_dir);
 template <typename V>
 class TtlCache {
  public:
-  TtlCache(std::chrono::milliseconds ttl, std::size_t max_entries)
-      : ttl_(ttl), max_(max_entries) {}
+  TtlCache(std::chrono::milliseconds ttl, std::size_t max_entries) : ttl_(ttl), max_(max_entries) {}
   std::optional<V> Get(const std::string& key) {
     std::lock_guard lock(mu_);
     auto it = map_.find(key);
@@ -149,7 +148,8 @@ std::vector<Route> DeviceRoutes(ApiContext& ctx);
 std::vector<Route> AdminRoutes(ApiContext& ctx);
 
 // The URL a device downloads an artifact from (this server's signed URL or the external base).
-std::string ArtifactUrl(const ApiContext& ctx, const std::string& tenant, const std::string& sha256);
+std::string ArtifactUrl(const ApiContext& ctx, const std::string& tenant,
+                        const std::string& sha256);
 std::string SignArtifactPath(const ServerKeys& keys, std::string_view path, std::string_view tenant,
                              std::int64_t expires);
 

@@ -14,7 +14,8 @@ namespace uplift::server {
 namespace {
 
 Status MakeDir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoError("mkdir " + path, errno);
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+    return ErrnoError("mkdir " + path, errno);
   return Ok();
 }
 

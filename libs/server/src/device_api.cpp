@@ -1,9 +1,9 @@
 // The device API (docs/api/device-api.md): enrollment, signed check-ins and reports, artifact
 // downloads by signed URL.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
-
-#include <spdlog/spdlog.h>
 
 #include "api_context.hpp"
 #include "uplift/crypto/hash.hpp"
@@ -46,11 +46,12 @@ std::optional<HttpResponse> Authenticate(ApiContext& ctx, const HttpRequest& req
   if (timestamp < now - ctx.config.auth_window_seconds ||
       timestamp > now + ctx.config.auth_window_seconds) {
     ctx.metrics.AuthFailure("stale_timestamp").Increment();
-    Json body = {{"error",
-                  {{"code", "stale_timestamp"},
-                   {"message", "timestamp " + *ts + " is " + std::to_string(std::llabs(timestamp - now)) +
-                                   " s from server time " + std::to_string(now)}}},
-                 {"server_time", now}};
+    Json body = {
+        {"error",
+         {{"code", "stale_timestamp"},
+          {"message", "timestamp " + *ts + " is " + std::to_string(std::llabs(timestamp - now)) +
+                          " s from server time " + std::to_string(now)}}},
+        {"server_time", now}};
     return JsonResponse(401, body.dump());
   }
   auto rec = ctx.Device(*tenant, *id);
@@ -58,7 +59,7 @@ std::optional<HttpResponse> Authenticate(ApiContext& ctx, const HttpRequest& req
   if (!rec->has_value()) return AuthError(ctx, "unauthorized", "bad signature or unknown device");
   const Bytes credential =
       DeriveDeviceCredential(ctx.keys.device, *tenant, *id, (*rec)->credential_generation);
-  const format::SignedRequest signed_request{req.method, req.target, *tenant, *id,
+  const format::SignedRequest signed_request{req.method, req.target, *tenant,          *id,
                                              timestamp,  *nonce,     AsBytes(req.body)};
   if (!format::VerifyRequestSignature(credential, signed_request, *sig)) {
     return AuthError(ctx, "unauthorized", "bad signature or unknown device");
@@ -93,13 +94,15 @@ HttpResponse Enroll(ApiContext& ctx, HttpRequest& req) {
   if (!existing.ok()) return Unavailable(existing.error());
   DeviceRecord device;
   if (!existing->has_value()) {
-    device = DeviceRecord{in->tenant, in->device_id, in->hardware, 1, "enrolled", ctx.clock.NowUnix()};
+    device =
+        DeviceRecord{in->tenant, in->device_id, in->hardware, 1, "enrolled", ctx.clock.NowUnix()};
     if (Status st = ctx.catalog.CreateDevice(device); !st.ok()) {
       if (!st.error().Is(CatalogErrc::kExists)) return FromError(st.error());
       // Enrolled concurrently (a retry racing the first attempt): answer as for a repeat.
       existing = ctx.catalog.GetDevice(in->tenant, in->device_id);
       if (!existing.ok()) return Unavailable(existing.error());
-      if (!existing->has_value()) return Unavailable(Error(StoreErrc::kDatabase, "device vanished"));
+      if (!existing->has_value())
+        return Unavailable(Error(StoreErrc::kDatabase, "device vanished"));
     }
   }
   if (existing->has_value()) {
@@ -108,9 +111,9 @@ HttpResponse Enroll(ApiContext& ctx, HttpRequest& req) {
     if (!state.ok()) return Unavailable(state.error());
     // Safe to repeat until the device has used its credential; after that, a second claimant.
     if (state->has_value() || device.hardware != in->hardware || device.origin != "enrolled") {
-      return ErrorResponse(409, "device_exists",
-                           "device " + in->device_id +
-                               " is enrolled already; an operator must re-provision it");
+      return ErrorResponse(
+          409, "device_exists",
+          "device " + in->device_id + " is enrolled already; an operator must re-provision it");
     }
     status = 200;
   }

@@ -162,9 +162,8 @@ class Server final : public HttpServer {
         router_(std::move(router)),
         pool_(static_cast<std::size_t>(options_.blocking_threads)),
         compute_pool_(static_cast<std::size_t>(
-            options_.compute_threads > 0
-                ? static_cast<unsigned>(options_.compute_threads)
-                : std::max(1u, std::thread::hardware_concurrency()))) {
+            options_.compute_threads > 0 ? static_cast<unsigned>(options_.compute_threads)
+                                         : std::max(1u, std::thread::hardware_concurrency()))) {
     for (Route& r : routes) routes_.push_back({std::move(r.handler), r.options});
     const auto shortest =
         std::min({options_.header_timeout, options_.idle_timeout, options_.body_timeout});
@@ -467,7 +466,8 @@ template <class Stream>
 asio::awaitable<HttpResponse> Connection<Stream>::InvokeBlocking(const CompiledRoute& route) {
   try {
     co_return co_await asio::co_spawn(
-        route.options.blocking ? server_.pool_.get_executor() : server_.compute_pool_.get_executor(),
+        route.options.blocking ? server_.pool_.get_executor()
+                               : server_.compute_pool_.get_executor(),
         [this, &route]() -> asio::awaitable<HttpResponse> {
           co_return server_.Call(route, request_);
         },

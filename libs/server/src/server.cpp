@@ -10,8 +10,8 @@
 #include <cerrno>
 #include <condition_variable>
 #include <mutex>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "api_context.hpp"
 #include "uplift/base/io.hpp"
@@ -41,9 +41,9 @@ std::string SecretKeyPath(const std::string& data_dir) { return data_dir + "/sec
 Result<Bytes> LoadSecretKey(const std::string& data_dir) {
   auto key = ReadFile(SecretKeyPath(data_dir), 64);
   if (!key.ok()) {
-    return Error(ServerErrc::kDataDir, "data directory " + data_dir +
-                                           " is not initialised (run `uplift server init`): " +
-                                           key.error().message());
+    return Error(ServerErrc::kDataDir,
+                 "data directory " + data_dir +
+                     " is not initialised (run `uplift server init`): " + key.error().message());
   }
   if (key->size() != kSecretKeyBytes) {
     return Error(ServerErrc::kDataDir, SecretKeyPath(data_dir) + ": expected 32 bytes");
@@ -53,7 +53,8 @@ Result<Bytes> LoadSecretKey(const std::string& data_dir) {
 
 Result<ServerKeys> DeriveServerKeys(ByteView secret) {
   ServerKeys k;
-  UPLIFT_ASSIGN(k.device, crypto::HkdfSha256(secret, {}, AsBytes("uplift device credential v1"), 32));
+  UPLIFT_ASSIGN(k.device,
+                crypto::HkdfSha256(secret, {}, AsBytes("uplift device credential v1"), 32));
   UPLIFT_ASSIGN(k.url, crypto::HkdfSha256(secret, {}, AsBytes("uplift artifact url v1"), 32));
   UPLIFT_ASSIGN(k.token, crypto::HkdfSha256(secret, {}, AsBytes("uplift admin session v1"), 32));
   return k;
@@ -319,8 +320,8 @@ class ServerImpl final : public Server {
     janitor_cv_.notify_all();
     if (janitor_.joinable()) janitor_.join();
     if (http_) {
-      http_->Stop(std::chrono::duration_cast<std::chrono::milliseconds>(
-          ctx_.config.shutdown_grace));
+      http_->Stop(
+          std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.config.shutdown_grace));
     }
     (void)stores_.store->FlushState();
   }
@@ -330,9 +331,9 @@ class ServerImpl final : public Server {
     // A read through each store: a server whose database is gone must say so.
     auto t = stores_.catalog->GetTenant("healthz");
     if (!t.ok()) return Unavailable(t.error());
-    return JsonResponse(200, nlohmann::json{{"status", "ok"},
-                                            {"schema_version", stores_.store->schema_version()}}
-                                 .dump());
+    return JsonResponse(
+        200, nlohmann::json{{"status", "ok"}, {"schema_version", stores_.store->schema_version()}}
+                 .dump());
   }
 
   HttpResponse MetricsText() {
@@ -347,7 +348,8 @@ class ServerImpl final : public Server {
   // Drops nonces older than any timestamp the auth window still accepts, once a minute.
   void Janitor() {
     std::unique_lock lock(janitor_mu_);
-    while (!janitor_cv_.wait_for(lock, std::chrono::seconds(60), [this] { return janitor_stop_; })) {
+    while (
+        !janitor_cv_.wait_for(lock, std::chrono::seconds(60), [this] { return janitor_stop_; })) {
       lock.unlock();
       const std::int64_t bound = ctx_.clock.NowUnix() - ctx_.config.auth_window_seconds - 60;
       if (Status st = stores_.catalog->PruneNonces(bound); !st.ok()) {
@@ -390,9 +392,11 @@ Status ValidateConfig(const ServerConfig& c) {
 Result<InitResult> CreateTenant(Catalog& catalog, const std::string& tenant,
                                 const std::string& trust_store_json, std::int64_t now) {
   if (!format::IsValidTenantName(tenant)) {
-    return Error(ServerErrc::kConfig, "tenant: expected [a-z0-9][a-z0-9-]{0,62}, got '" + tenant + "'");
+    return Error(ServerErrc::kConfig,
+                 "tenant: expected [a-z0-9][a-z0-9-]{0,62}, got '" + tenant + "'");
   }
-  UPLIFT_ASSIGN(const format::TrustStore trust, format::TrustStore::Parse(AsBytes(trust_store_json)));
+  UPLIFT_ASSIGN(const format::TrustStore trust,
+                format::TrustStore::Parse(AsBytes(trust_store_json)));
   UPLIFT_ASSIGN(const Bytes token_bytes, crypto::RandomBytes(32));
   UPLIFT_ASSIGN(const Bytes secret_bytes, crypto::RandomBytes(32));
   InitResult out{tenant, "upl_" + ToHex(token_bytes), ToHex(secret_bytes)};
@@ -436,8 +440,8 @@ Result<InitResult> InitDataDir(const ServerConfig& config, const std::string& te
   UPLIFT_ASSIGN(ArtifactStore artifacts, ArtifactStore::Open(config.data_dir + "/artifacts"));
   (void)artifacts;
   UPLIFT_ASSIGN(Stores stores, OpenStores(config));
-  UPLIFT_ASSIGN(InitResult out, CreateTenant(*stores.catalog, tenant, trust_store_json,
-                                             SystemClock().NowUnix()));
+  UPLIFT_ASSIGN(InitResult out,
+                CreateTenant(*stores.catalog, tenant, trust_store_json, SystemClock().NowUnix()));
   // Last: a data directory with a key is initialised, so a failed init can simply be rerun.
   UPLIFT_TRY(WriteFileAtomic(SecretKeyPath(config.data_dir), secret, 0600));
   return out;

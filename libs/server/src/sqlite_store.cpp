@@ -26,10 +26,11 @@ class SqliteBackend final : public Backend {
     UPLIFT_ASSIGN(b->version_, sqlite::Migrate(b->writer_.get()));
     UPLIFT_ASSIGN(b->reader_, OpenDb(path));
     sqlite3* w = b->writer_.get();
-    UPLIFT_ASSIGN(b->insert_report_,
-                  Prepare(w,
-                          "INSERT INTO device_reports (tenant, device_id, time, phase, progress, "
-                          "result, reason, report_id, release_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    UPLIFT_ASSIGN(
+        b->insert_report_,
+        Prepare(w,
+                "INSERT INTO device_reports (tenant, device_id, time, phase, progress, "
+                "result, reason, report_id, release_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     UPLIFT_ASSIGN(b->find_report_, Prepare(w,
                                            "SELECT seq FROM device_reports WHERE tenant = ? AND "
                                            "device_id = ? AND report_id = ?"));
@@ -42,11 +43,12 @@ class SqliteBackend final : public Backend {
     UPLIFT_ASSIGN(b->get_state_, Prepare(r,
                                          "SELECT last_seen, inventory FROM device_state "
                                          "WHERE tenant = ? AND device_id = ?"));
-    UPLIFT_ASSIGN(b->get_reports_,
-                  Prepare(r,
-                          "SELECT seq, time, phase, progress, result, reason, report_id, release_id FROM "
-                          "device_reports "
-                          "WHERE tenant = ? AND device_id = ? AND seq > ? ORDER BY seq LIMIT ?"));
+    UPLIFT_ASSIGN(
+        b->get_reports_,
+        Prepare(r,
+                "SELECT seq, time, phase, progress, result, reason, report_id, release_id FROM "
+                "device_reports "
+                "WHERE tenant = ? AND device_id = ? AND seq > ? ORDER BY seq LIMIT ?"));
     return b;
   }
 

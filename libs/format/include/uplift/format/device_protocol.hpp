@@ -19,7 +19,7 @@ namespace uplift::format {
 inline constexpr std::size_t kMaxApiBodyBytes = 64 * 1024;
 inline constexpr std::size_t kMaxReportsPerRequest = 64;
 inline constexpr std::size_t kMaxAttributes = 64;
-inline constexpr std::size_t kMaxShortText = 128;    // versions, ids, hardware, attribute keys
+inline constexpr std::size_t kMaxShortText = 128;  // versions, ids, hardware, attribute keys
 inline constexpr std::size_t kMaxAttributeValue = 256;
 inline constexpr std::size_t kMaxReportReason = 4096;
 inline constexpr std::size_t kMaxReportIdLength = 64;
@@ -41,12 +41,12 @@ struct EnrollResponse {
 };
 
 struct Inventory {
-  std::string product;       // optional
-  std::string version;       // required, SemVer text
-  std::string image_sha256;  // required, 64 lower-case hex
-  std::string hardware;      // optional
-  std::string booted_slot;   // "a", "b" or ""
-  std::string slot_state;    // the agent's state name, or ""
+  std::string product;                 // optional
+  std::string version;                 // required, SemVer text
+  std::string image_sha256;            // required, 64 lower-case hex
+  std::string hardware;                // optional
+  std::string booted_slot;             // "a", "b" or ""
+  std::string slot_state;              // the agent's state name, or ""
   std::optional<int> battery_percent;  // 0..100
   std::optional<bool> charging;
   std::string network_type;  // "wifi", "ethernet", "cellular", ... or ""
@@ -78,8 +78,8 @@ struct Report {
   std::string id;  // 1..kMaxReportIdLength of [A-Za-z0-9_-]
   std::int64_t time = 0;
   std::int64_t release_id = 0;
-  std::string phase;  // downloading, installing, installed, committed, rolled_back, failed
-  int progress = 0;   // 0..100
+  std::string phase;   // downloading, installing, installed, committed, rolled_back, failed
+  int progress = 0;    // 0..100
   std::string result;  // "", "success", "failure"
   std::string reason;  // ≤ kMaxReportReason
   friend bool operator==(const Report&, const Report&) = default;

@@ -73,7 +73,7 @@ struct ReleaseRecord {
   std::int64_t id = 0;  // assigned by CreateRelease
   std::string tenant;
   std::string product;
-  std::string version;               // SemVer text
+  std::string version;  // SemVer text
   std::uint64_t security_counter = 0;
   std::vector<std::string> compatible;  // hardware ids
   std::string image_sha256;             // hex: the image a device runs after this release

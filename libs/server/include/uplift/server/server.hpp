@@ -18,8 +18,8 @@
 namespace uplift::server {
 
 enum class ServerErrc : int {
-  kConfig = 140,    // a configuration value is missing or out of range
-  kDataDir = 141,   // the data directory is missing, not initialised, or has a bad secret key
+  kConfig = 140,      // a configuration value is missing or out of range
+  kDataDir = 141,     // the data directory is missing, not initialised, or has a bad secret key
   kInitExists = 142,  // `init` on a data directory that is initialised already
 };
 
@@ -43,8 +43,8 @@ struct ServerConfig {
   std::string artifact_base_url;
   std::string artifact_url_secret;
   std::int64_t artifact_url_ttl_seconds = 7 * 24 * 3600;  // long downloads resume across days
-  std::uint32_t poll_seconds = 300;           // what check-ins tell devices
-  std::int64_t auth_window_seconds = 300;     // timestamp tolerance of signed requests
+  std::uint32_t poll_seconds = 300;                       // what check-ins tell devices
+  std::int64_t auth_window_seconds = 300;                 // timestamp tolerance of signed requests
   std::chrono::milliseconds state_flush_interval{200};
   std::chrono::seconds shutdown_grace{10};
   std::uint64_t max_upload_bytes = 4ULL << 30;
